@@ -1,0 +1,96 @@
+//! Moose's HTTP API.
+//!
+//! One axum [`Router`] for every host: `moose serve` runs it with [`serve`] on a TCP listener,
+//! the Lambda host hands the same router to `lambda_http`. Handlers only see [`AppState`];
+//! cross-cutting behaviour (request ids, access logs, timeouts, panics, body limits, JSON
+//! errors) is applied once by [`router`].
+
+mod error;
+mod extract;
+mod health;
+mod middleware;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use moose_store::Store;
+use tokio::net::TcpListener;
+
+pub use error::{ApiError, ApiResult};
+pub use extract::{ApiJson, ApiQuery};
+pub use middleware::REQUEST_ID_HEADER;
+
+/// Everything a handler may use. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The running Moose version, reported by `/health`.
+    pub version: &'static str,
+}
+
+impl AppState {
+    /// State over `store`, reporting this crate's version.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
+}
+
+/// Limits applied to every request.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    /// Requests running longer are cancelled and answered 503.
+    pub request_timeout: Duration,
+    /// Largest accepted request body in bytes.
+    pub body_limit: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(30),
+            body_limit: 1024 * 1024,
+        }
+    }
+}
+
+/// The complete API.
+pub fn router(state: AppState, limits: HttpLimits) -> Router {
+    let routes = Router::new().merge(health::routes());
+    with_edge(routes.with_state(state), limits)
+}
+
+/// Applies the cross-cutting layers and JSON fallbacks to a finished router.
+///
+/// Public so that tests (and later, other route sets) get exactly the production edge.
+pub fn with_edge(routes: Router, limits: HttpLimits) -> Router {
+    routes
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(limits.body_limit))
+        .layer(axum::Extension(extract::BodyLimit(limits.body_limit)))
+        .layer(axum::middleware::from_fn_with_state(
+            limits.request_timeout,
+            middleware::timeout,
+        ))
+        .layer(axum::middleware::from_fn(middleware::catch_panic))
+        .layer(axum::middleware::from_fn(middleware::request_context))
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then stops accepting connections
+/// and waits for in-flight requests to finish (the caller bounds that wait).
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,286 @@
+//! Every environment variable Moose reads, declared once.
+//!
+//! `docs/configuration.md` is generated from [`VARIABLES`] (`moose config env-docs`), and a
+//! test fails when the two drift apart.
+
+/// How an environment variable's text becomes a configuration value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Taken as is.
+    Text,
+    /// A non-negative integer.
+    Integer,
+    /// A secret: taken as is, never printed. `<NAME>_FILE` may name a file holding it.
+    Secret,
+}
+
+/// One environment variable.
+#[derive(Debug, Clone, Copy)]
+pub struct Variable {
+    /// The variable's name.
+    pub name: &'static str,
+    /// The setting it sets, as a dotted path (`http.bind`); also the `moose.toml` key.
+    pub path: &'static str,
+    /// How its value is read.
+    pub kind: Kind,
+    /// The default, as shown in the documentation.
+    pub default: &'static str,
+    /// What it does.
+    pub doc: &'static str,
+}
+
+/// The variable naming the configuration file (read before the others).
+pub const CONFIG_FILE_VAR: &str = "MOOSE_CONFIG";
+
+/// Prefix of variables reserved for the test harness; they are never warned about.
+pub const TEST_PREFIX: &str = "MOOSE_TEST_";
+
+/// Every variable, in documentation order.
+pub const VARIABLES: &[Variable] = &[
+    Variable {
+        name: "MOOSE_BIND",
+        path: "http.bind",
+        kind: Kind::Text,
+        default: "127.0.0.1:8080",
+        doc: "Address and port the HTTP API listens on.",
+    },
+    Variable {
+        name: "MOOSE_REQUEST_TIMEOUT_SECS",
+        path: "http.request_timeout_secs",
+        kind: Kind::Integer,
+        default: "30",
+        doc: "Requests running longer are cancelled and answered 503 (1-300).",
+    },
+    Variable {
+        name: "MOOSE_BODY_LIMIT_BYTES",
+        path: "http.body_limit_bytes",
+        kind: Kind::Integer,
+        default: "1048576",
+        doc: "Largest accepted request body; larger ones get 413 (1 KiB-64 MiB).",
+    },
+    Variable {
+        name: "MOOSE_SHUTDOWN_GRACE_SECS",
+        path: "http.shutdown_grace_secs",
+        kind: Kind::Integer,
+        default: "20",
+        doc: "On SIGINT/SIGTERM, how long in-flight requests and jobs may take to finish (0-300).",
+    },
+    Variable {
+        name: "MOOSE_STORE",
+        path: "store.backend",
+        kind: Kind::Text,
+        default: "sqlite",
+        doc: "Store backend: `sqlite` (embedded, the default).",
+    },
+    Variable {
+        name: "MOOSE_DATA_DIR",
+        path: "store.data_dir",
+        kind: Kind::Text,
+        default: "./moose-data",
+        doc: "Directory of the embedded store (created if missing; must be writable).",
+    },
+    Variable {
+        name: "DYNAMODB_TABLE_NAME",
+        path: "store.dynamodb_table",
+        kind: Kind::Text,
+        default: "Moose-DDB",
+        doc: "DynamoDB table of the DynamoDB backend (the old system's variable).",
+    },
+    Variable {
+        name: "MOOSE_LOG_FORMAT",
+        path: "log.format",
+        kind: Kind::Text,
+        default: "text",
+        doc: "`text` for people, `json` for log shippers and CloudWatch.",
+    },
+    Variable {
+        name: "MOOSE_LOG",
+        path: "log.filter",
+        kind: Kind::Text,
+        default: "info",
+        doc: "Log filter in `tracing` syntax, e.g. `info,moose_api=debug`.",
+    },
+    Variable {
+        name: "MOOSE_STORE_CHECK_INTERVAL_SECS",
+        path: "jobs.store_check_interval_secs",
+        kind: Kind::Integer,
+        default: "60",
+        doc: "How often `moose serve` checks the store and logs when it fails or recovers (5-86400).",
+    },
+    Variable {
+        name: "MOOSE_SOLARWEB_BASE_URL",
+        path: "solarweb.base_url",
+        kind: Kind::Text,
+        default: "https://api.solarweb.com/swqapi",
+        doc: "Base URL of the Solar.web Query API (point it at `moose sim` to use the simulator).",
+    },
+    Variable {
+        name: "SOLAR_WEB_ACCESS_KEY_ID",
+        path: "solarweb.access_key_id",
+        kind: Kind::Secret,
+        default: "",
+        doc: "Solar.web Query API access key id (`AccessKeyId` header).",
+    },
+    Variable {
+        name: "SOLAR_WEB_ACCESS_KEY_VALUE",
+        path: "solarweb.access_key_value",
+        kind: Kind::Secret,
+        default: "",
+        doc: "Solar.web Query API access key value (`AccessKeyValue` header).",
+    },
+    Variable {
+        name: "SOLAR_WEB_USERID",
+        path: "solarweb.user_id",
+        kind: Kind::Text,
+        default: "",
+        doc: "Solar.web login for JWT authentication (optional; needs the password too).",
+    },
+    Variable {
+        name: "SOLAR_WEB_PASSWORD",
+        path: "solarweb.password",
+        kind: Kind::Secret,
+        default: "",
+        doc: "Solar.web password for JWT authentication.",
+    },
+    Variable {
+        name: "SUPABASE_URL",
+        path: "supabase.url",
+        kind: Kind::Text,
+        default: "",
+        doc: "Supabase project URL; when set, bearer tokens are Supabase access tokens.",
+    },
+    Variable {
+        name: "SUPABASE_ANON_KEY",
+        path: "supabase.anon_key",
+        kind: Kind::Secret,
+        default: "",
+        doc: "Supabase anon key of the project.",
+    },
+    Variable {
+        name: "OPENAI_API_KEY",
+        path: "assistant.openai_api_key",
+        kind: Kind::Secret,
+        default: "",
+        doc: "OpenAI API key of the chat assistant.",
+    },
+    Variable {
+        name: "PINECONE_API_KEY",
+        path: "assistant.pinecone_api_key",
+        kind: Kind::Secret,
+        default: "",
+        doc: "Pinecone API key of the assistant's knowledge base.",
+    },
+    Variable {
+        name: "PINECONE_INDEX_NAME",
+        path: "assistant.pinecone_index_name",
+        kind: Kind::Text,
+        default: "",
+        doc: "Pinecone index of the assistant's knowledge base.",
+    },
+];
+
+/// Looks a variable up by the setting it sets.
+pub fn for_path(path: &str) -> Option<&'static Variable> {
+    VARIABLES.iter().find(|v| v.path == path)
+}
+
+/// The known name closest to `name`, if it is a plausible typo of it.
+pub fn suggest(name: &str) -> Option<&'static str> {
+    VARIABLES
+        .iter()
+        .map(|v| v.name)
+        .chain([CONFIG_FILE_VAR])
+        .map(|known| (edit_distance(name, known), known))
+        .filter(|(d, _)| *d <= 3)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, known)| known)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = prev + usize::from(ca != *cb);
+            prev = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(prev + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// The environment-variable table of `docs/configuration.md`.
+pub fn markdown_table() -> String {
+    let mut out = String::from(
+        "| variable | setting (`moose.toml`) | default | meaning |\n|---|---|---|---|\n",
+    );
+    out.push_str(&format!(
+        "| `{CONFIG_FILE_VAR}` | (flag `--config`) | `moose.toml` if present | Path of the configuration file; an explicitly named file must exist. |\n"
+    ));
+    for v in VARIABLES {
+        let default = if v.default.is_empty() {
+            "unset".to_owned()
+        } else {
+            format!("`{}`", v.default)
+        };
+        let secret = if v.kind == Kind::Secret {
+            " Secret: never printed; `{name}_FILE` may name a file holding it."
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "| `{}` | `{}` | {} | {}{} |\n",
+            v.name,
+            v.path,
+            default,
+            v.doc,
+            secret.replace("{name}", v.name)
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_paths_are_unique() {
+        for (i, a) in VARIABLES.iter().enumerate() {
+            for b in &VARIABLES[i + 1..] {
+                assert_ne!(a.name, b.name);
+                assert_ne!(a.path, b.path);
+            }
+        }
+    }
+
+    #[test]
+    fn suggests_close_names_only() {
+        assert_eq!(suggest("MOOSE_BINDD"), Some("MOOSE_BIND"));
+        assert_eq!(suggest("MOOSE_DATADIR"), Some("MOOSE_DATA_DIR"));
+        assert_eq!(suggest("MOOSE_SOMETHING_ELSE_ENTIRELY"), None);
+    }
+
+    #[test]
+    fn every_old_system_variable_is_declared() {
+        for name in [
+            "DYNAMODB_TABLE_NAME",
+            "OPENAI_API_KEY",
+            "PINECONE_API_KEY",
+            "PINECONE_INDEX_NAME",
+            "SOLAR_WEB_ACCESS_KEY_ID",
+            "SOLAR_WEB_ACCESS_KEY_VALUE",
+            "SOLAR_WEB_USERID",
+            "SOLAR_WEB_PASSWORD",
+            "SUPABASE_URL",
+            "SUPABASE_ANON_KEY",
+        ] {
+            assert!(
+                VARIABLES.iter().any(|v| v.name == name),
+                "{name} is not declared"
+            );
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! The configuration types. Every field has a default, so an empty file is a valid file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Secret;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The HTTP server.
+    pub http: HttpConfig,
+    /// Where data lives.
+    pub store: StoreConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// Background jobs of `moose serve`.
+    pub jobs: JobsConfig,
+    /// The Fronius Solar.web Query API.
+    pub solarweb: SolarWebConfig,
+    /// Supabase authentication.
+    pub supabase: SupabaseConfig,
+    /// The chat assistant's model and knowledge base.
+    pub assistant: AssistantConfig,
+}
+
+/// The HTTP server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address and port to listen on.
+    pub bind: SocketAddr,
+    /// A request taking longer than this is answered with 503 and cancelled.
+    pub request_timeout_secs: u64,
+    /// Largest accepted request body, in bytes.
+    pub body_limit_bytes: u64,
+    /// How long shutdown waits for in-flight requests and jobs before giving up on them.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            request_timeout_secs: 30,
+            body_limit_bytes: 1024 * 1024,
+            shutdown_grace_secs: 20,
+        }
+    }
+}
+
+/// Which store backend to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// The embedded SQLite file in `data_dir`.
+    #[default]
+    Sqlite,
+}
+
+/// Where data lives.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// The backend.
+    pub backend: StoreBackend,
+    /// Directory of the embedded store.
+    pub data_dir: PathBuf,
+    /// The DynamoDB table (used by the DynamoDB backend; the old system's `Moose-DDB`).
+    pub dynamodb_table: String,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            backend: StoreBackend::Sqlite,
+            data_dir: PathBuf::from("./moose-data"),
+            dynamodb_table: "Moose-DDB".into(),
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line (CloudWatch, log shippers).
+    Json,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Line format.
+    pub format: LogFormat,
+    /// A `tracing` filter, e.g. `info` or `info,moose_api=debug`.
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            filter: "info".into(),
+        }
+    }
+}
+
+/// Background jobs of `moose serve`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// How often the store watchdog checks the store, in seconds.
+    pub store_check_interval_secs: u64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            store_check_interval_secs: 60,
+        }
+    }
+}
+
+/// The Fronius Solar.web Query API.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SolarWebConfig {
+    /// Base URL of the Query API.
+    pub base_url: String,
+    /// `AccessKeyId` header value.
+    pub access_key_id: Option<Secret>,
+    /// `AccessKeyValue` header value.
+    pub access_key_value: Option<Secret>,
+    /// Solar.web login for JWT authentication (optional).
+    pub user_id: Option<String>,
+    /// Solar.web password for JWT authentication (optional).
+    pub password: Option<Secret>,
+}
+
+impl Default for SolarWebConfig {
+    fn default() -> Self {
+        Self {
+            base_url: "https://api.solarweb.com/swqapi".into(),
+            access_key_id: None,
+            access_key_value: None,
+            user_id: None,
+            password: None,
+        }
+    }
+}
+
+/// Supabase authentication. When `url` is set, bearer tokens are Supabase access tokens.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SupabaseConfig {
+    /// Project URL, e.g. `https://abcd.supabase.co`.
+    pub url: Option<String>,
+    /// The project's anon (public API) key.
+    pub anon_key: Option<Secret>,
+}
+
+/// The chat assistant's model and knowledge base.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AssistantConfig {
+    /// OpenAI API key.
+    pub openai_api_key: Option<Secret>,
+    /// Pinecone API key.
+    pub pinecone_api_key: Option<Secret>,
+    /// Pinecone index holding the maintenance knowledge base.
+    pub pinecone_index_name: Option<String>,
+}

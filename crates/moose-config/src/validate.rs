@@ -1,0 +1,147 @@
+//! Checks that need more than a type: ranges, pairs of settings that go together, URL shapes.
+
+use crate::Config;
+use crate::env;
+use crate::load::Problem;
+
+/// Every problem with `config`; `origin` says where a setting came from.
+pub(crate) fn check(config: &Config, origin: impl Fn(&str) -> String) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut fail = |path: &str, message: String| {
+        let hint = env::for_path(path)
+            .map(|v| format!(" (set it with {} or `{path}` in moose.toml)", v.name));
+        problems.push(Problem {
+            setting: path.to_owned(),
+            origin: origin(path),
+            message: format!("{message}{}", hint.unwrap_or_default()),
+        });
+    };
+
+    let ranges: [(&str, u64, u64, u64); 4] = [
+        (
+            "http.request_timeout_secs",
+            config.http.request_timeout_secs,
+            1,
+            300,
+        ),
+        (
+            "http.body_limit_bytes",
+            config.http.body_limit_bytes,
+            1024,
+            64 * 1024 * 1024,
+        ),
+        (
+            "http.shutdown_grace_secs",
+            config.http.shutdown_grace_secs,
+            0,
+            300,
+        ),
+        (
+            "jobs.store_check_interval_secs",
+            config.jobs.store_check_interval_secs,
+            5,
+            86_400,
+        ),
+    ];
+    for (path, value, min, max) in ranges {
+        if !(min..=max).contains(&value) {
+            fail(
+                path,
+                format!("must be between {min} and {max}, got {value}"),
+            );
+        }
+    }
+
+    if config.store.data_dir.as_os_str().is_empty() {
+        fail("store.data_dir", "must not be empty".into());
+    }
+    let table = &config.store.dynamodb_table;
+    if !(3..=255).contains(&table.len())
+        || !table
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
+        fail(
+            "store.dynamodb_table",
+            format!(
+                "{table:?} is not a DynamoDB table name (3-255 letters, digits, '_', '-', '.')"
+            ),
+        );
+    }
+    if let Err(e) = config.log.filter.parse::<LogFilterShape>() {
+        fail("log.filter", e);
+    }
+
+    if let Err(e) = check_url(&config.solarweb.base_url) {
+        fail("solarweb.base_url", e);
+    }
+    let sw = &config.solarweb;
+    if sw.access_key_id.is_some() != sw.access_key_value.is_some() {
+        let missing = if sw.access_key_id.is_some() {
+            "solarweb.access_key_value"
+        } else {
+            "solarweb.access_key_id"
+        };
+        fail(
+            missing,
+            "Solar.web access keys come in pairs: set both the key id and the key value".into(),
+        );
+    }
+    if sw.user_id.is_some() != sw.password.is_some() {
+        let missing = if sw.user_id.is_some() {
+            "solarweb.password"
+        } else {
+            "solarweb.user_id"
+        };
+        fail(
+            missing,
+            "Solar.web JWT login needs both the user id and the password".into(),
+        );
+    }
+    if let Some(url) = &config.supabase.url
+        && let Err(e) = check_url(url)
+    {
+        fail("supabase.url", e);
+    }
+    problems
+}
+
+fn check_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("{url:?} is not an http:// or https:// URL"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(format!("{url:?} has no valid host"));
+    }
+    Ok(())
+}
+
+/// A cheap syntactic check of a `tracing` filter (the telemetry crate parses it for real);
+/// it catches the common mistakes (spaces, empty directives) before logging is set up.
+struct LogFilterShape;
+
+impl std::str::FromStr for LogFilterShape {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.trim().is_empty() {
+            return Err("must not be empty; use e.g. `info`".into());
+        }
+        for directive in s.split(',') {
+            let level = directive.rsplit('=').next().unwrap_or_default().trim();
+            let ok_level = ["trace", "debug", "info", "warn", "error", "off"]
+                .iter()
+                .any(|l| l.eq_ignore_ascii_case(level));
+            if directive.trim().is_empty()
+                || directive.contains(' ')
+                || (directive.contains('=') && !ok_level)
+            {
+                return Err(format!(
+                    "{directive:?} is not a log directive like `info` or `moose_api=debug`"
+                ));
+            }
+        }
+        Ok(Self)
+    }
+}

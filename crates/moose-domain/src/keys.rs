@@ -1,0 +1,109 @@
+//! The single-table key schema (`PK`/`SK`), as documented in `docs/data-model.md`.
+//!
+//! Keys are plain strings joined with `#`, the convention of the table `Moose-DDB` that the
+//! Python system wrote (for example `PK=System#<id>`, `SK=STATUS`). Ids can never contain `#`
+//! (see [`crate::ids`]), so every key parses back unambiguously.
+
+use crate::ids::{DeviceId, SystemId, UserId};
+
+/// Sort key of a system's metadata item.
+pub const SK_META: &str = "META";
+/// Sort key of a system's status item (the old system's `SK=STATUS`).
+pub const SK_STATUS: &str = "STATUS";
+/// Sort key of a user's profile item.
+pub const SK_PROFILE: &str = "PROFILE";
+/// GSI1 partition under which every system's metadata item is listed.
+pub const GSI1_ALL_SYSTEMS: &str = "Systems";
+
+/// `System#<id>`: the partition holding everything about one PV system.
+pub fn system_pk(id: &SystemId) -> String {
+    format!("System#{id}")
+}
+
+/// `Device#<id>`: sort key of a device's metadata within its system's partition.
+pub fn device_sk(id: &DeviceId) -> String {
+    format!("Device#{id}")
+}
+
+/// Prefix of every device item in a system partition.
+pub const DEVICE_SK_PREFIX: &str = "Device#";
+
+/// `Hist#<yyyy-mm-dd>`: one item per system and UTC day holding that day's 5-minute records.
+///
+/// Chunking per day keeps an item far below DynamoDB's 400 KB limit (288 records of a dozen
+/// channels is about 40 KB) while a one-day read stays a single `GetItem`.
+pub fn system_day_sk(date: jiff::civil::Date) -> String {
+    format!("Hist#{date}")
+}
+
+/// `DevHist#<device>#<yyyy-mm-dd>`: one item per device and UTC day of 5-minute records.
+pub fn device_day_sk(device: &DeviceId, date: jiff::civil::Date) -> String {
+    format!("DevHist#{device}#{date}")
+}
+
+/// `Agg#D#<yyyy-mm-dd>`: a system's daily energy aggregate (site-local calendar day).
+pub fn daily_aggregate_sk(date: jiff::civil::Date) -> String {
+    format!("Agg#D#{date}")
+}
+
+/// `Agg#M#<yyyy-mm>`: a system's monthly energy aggregate (site-local calendar month).
+pub fn monthly_aggregate_sk(year: i16, month: i8) -> String {
+    format!("Agg#M#{year:04}-{month:02}")
+}
+
+/// `User#<id>`: the partition holding a user's profile, memberships and notifications.
+pub fn user_pk(id: &UserId) -> String {
+    format!("User#{id}")
+}
+
+/// `Email#<lower-cased address>`: GSI1 partition used to find a user by e-mail at sign-in.
+pub fn email_gsi1pk(email: &str) -> String {
+    format!("Email#{}", email.trim().to_lowercase())
+}
+
+/// `Access#System#<id>`: a user's membership of one system (in the user's partition).
+pub fn membership_sk(system: &SystemId) -> String {
+    format!("Access#System#{system}")
+}
+
+/// `Member#User#<id>`: the same membership seen from the system's partition.
+pub fn member_sk(user: &UserId) -> String {
+    format!("Member#User#{user}")
+}
+
+/// `Chat#<user>`: the partition holding one user's assistant conversations.
+pub fn chat_pk(user: &UserId) -> String {
+    format!("Chat#{user}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_match_the_documented_layout() {
+        let system = SystemId::parse("s-1").unwrap();
+        let device = DeviceId::parse("d-9").unwrap();
+        let user = UserId::parse("u-7").unwrap();
+        let day = jiff::civil::date(2026, 3, 7);
+        assert_eq!(system_pk(&system), "System#s-1");
+        assert_eq!(device_sk(&device), "Device#d-9");
+        assert!(device_sk(&device).starts_with(DEVICE_SK_PREFIX));
+        assert_eq!(system_day_sk(day), "Hist#2026-03-07");
+        assert_eq!(device_day_sk(&device, day), "DevHist#d-9#2026-03-07");
+        assert_eq!(daily_aggregate_sk(day), "Agg#D#2026-03-07");
+        assert_eq!(monthly_aggregate_sk(2026, 3), "Agg#M#2026-03");
+        assert_eq!(user_pk(&user), "User#u-7");
+        assert_eq!(email_gsi1pk("  Ann@Example.COM "), "Email#ann@example.com");
+        assert_eq!(membership_sk(&system), "Access#System#s-1");
+        assert_eq!(member_sk(&user), "Member#User#u-7");
+        assert_eq!(chat_pk(&user), "Chat#u-7");
+    }
+
+    #[test]
+    fn day_keys_sort_chronologically() {
+        let a = system_day_sk(jiff::civil::date(2026, 9, 30));
+        let b = system_day_sk(jiff::civil::date(2026, 10, 1));
+        assert!(a < b);
+    }
+}

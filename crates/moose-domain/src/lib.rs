@@ -1,0 +1,11 @@
+//! Moose's domain vocabulary: identifiers, timestamps and the single-table key schema.
+//!
+//! This crate performs no I/O. Everything that names a PV system, a device or a user, and
+//! every partition/sort key Moose writes, is built here so that the layout documented in
+//! `docs/data-model.md` has exactly one implementation.
+
+pub mod ids;
+pub mod keys;
+pub mod time;
+
+pub use ids::{DeviceId, IdError, SystemId, UserId};

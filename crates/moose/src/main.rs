@@ -1,0 +1,28 @@
+//! `moose`: the self-hosted Moose binary and its operator commands.
+//!
+//! Kept thin: parse the command line, run the command, turn failures into one clear line on
+//! stderr and an exit code (0 success, 1 failure at run time, 2 invalid configuration or usage).
+
+mod cli;
+mod config_cmd;
+mod jobs;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let result = match &cli.command {
+        cli::Command::Serve(args) => serve::run(&cli, args),
+        cli::Command::Config { command } => config_cmd::run(&cli, command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("moose: {failure}");
+            failure.exit_code()
+        }
+    }
+}

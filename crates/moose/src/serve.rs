@@ -1,0 +1,161 @@
+//! `moose serve`: the HTTP API and the background jobs, under one shutdown signal.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use moose_api::{AppState, HttpLimits};
+use moose_config::{Config, StoreBackend};
+use moose_store::Store;
+use moose_store_sqlite::SqliteStore;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{Cli, Failure, ServeArgs, init_telemetry};
+use crate::jobs;
+
+/// Why the server stopped. The first reason recorded wins.
+#[derive(Debug, Clone)]
+enum StopReason {
+    Signal(&'static str),
+    ServerFailed(String),
+    JobFailed(String),
+}
+
+pub(crate) fn run(cli: &Cli, args: &ServeArgs) -> Result<(), Failure> {
+    let loaded = cli.load_config(Some(args))?;
+    init_telemetry(&loaded)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(loaded.config))?;
+    Ok(())
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    match config.store.backend {
+        StoreBackend::Sqlite => {
+            let dir = &config.store.data_dir;
+            let store = SqliteStore::open(dir).await.map_err(|e| {
+                anyhow::anyhow!("{e}; choose another directory with --data-dir or MOOSE_DATA_DIR")
+            })?;
+            tracing::info!(path = %store.path().display(), "opened the embedded store");
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let store = open_store(&config).await?;
+    let bind = config.http.bind;
+    let listener = TcpListener::bind(bind).await.with_context(|| {
+        format!("cannot listen on {bind}; choose another address with --bind or MOOSE_BIND")
+    })?;
+    let addr = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+
+    let shutdown = CancellationToken::new();
+    let reason: Arc<OnceLock<StopReason>> = Arc::default();
+    tokio::spawn(watch_signals(shutdown.clone(), Arc::clone(&reason)));
+
+    let limits = HttpLimits {
+        request_timeout: Duration::from_secs(config.http.request_timeout_secs),
+        body_limit: usize::try_from(config.http.body_limit_bytes).unwrap_or(usize::MAX),
+    };
+    let app = moose_api::router(AppState::new(Arc::clone(&store)), limits);
+    let mut server = tokio::spawn(moose_api::serve(
+        listener,
+        app,
+        shutdown.clone().cancelled_owned(),
+    ));
+    let mut job_set = JoinSet::new();
+    jobs::spawn_all(&mut job_set, &config, &store, &shutdown);
+    tracing::info!(%addr, version = env!("CARGO_PKG_VERSION"), "moose is listening on http://{addr}");
+
+    // Run until a signal arrives, the server dies, or a job fails.
+    let mut server_done = false;
+    tokio::select! {
+        () = shutdown.cancelled() => {}
+        result = &mut server => {
+            server_done = true;
+            let why = match result {
+                Ok(Ok(())) => "the HTTP server stopped unexpectedly".to_owned(),
+                Ok(Err(e)) => format!("the HTTP server failed: {e}"),
+                Err(e) => format!("the HTTP server task failed: {e}"),
+            };
+            let _ = reason.set(StopReason::ServerFailed(why));
+        }
+        Some(joined) = job_set.join_next() => {
+            let why = match joined {
+                Ok((name, Ok(()))) => format!("job {name} stopped unexpectedly"),
+                Ok((name, Err(e))) => format!("job {name} failed: {e:#}"),
+                Err(e) => format!("a job panicked: {e}"),
+            };
+            let _ = reason.set(StopReason::JobFailed(why));
+        }
+    }
+    shutdown.cancel();
+    let reason = reason
+        .get()
+        .cloned()
+        .unwrap_or(StopReason::Signal("unknown"));
+    tracing::info!(
+        ?reason,
+        "shutting down: no new connections; draining in-flight requests and jobs"
+    );
+
+    let grace = Duration::from_secs(config.http.shutdown_grace_secs);
+    let drain = async {
+        if !server_done && let Ok(Err(e)) = (&mut server).await {
+            tracing::warn!(error = %e, "the HTTP server reported an error while draining");
+        }
+        while let Some(joined) = job_set.join_next().await {
+            if let Ok((name, Err(e))) = joined {
+                tracing::warn!(job = name, error = %format!("{e:#}"), "job failed while stopping");
+            }
+        }
+    };
+    if tokio::time::timeout(grace, drain).await.is_err() {
+        tracing::warn!(
+            grace_secs = grace.as_secs(),
+            "in-flight work did not finish in time; abandoning it"
+        );
+        server.abort();
+        job_set.abort_all();
+    }
+    if let Err(e) = store.close().await {
+        tracing::error!(error = %e, "the store did not close cleanly");
+    }
+    match reason {
+        StopReason::Signal(signal) => {
+            tracing::info!(signal, "moose stopped cleanly after {signal}");
+            Ok(())
+        }
+        StopReason::ServerFailed(why) | StopReason::JobFailed(why) => {
+            tracing::error!("moose stopped: {why}");
+            Err(anyhow::anyhow!(why))
+        }
+    }
+}
+
+/// Cancels `shutdown` on SIGINT or SIGTERM, recording which one arrived.
+async fn watch_signals(shutdown: CancellationToken, reason: Arc<OnceLock<StopReason>>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop moose with SIGKILL");
+        return;
+    };
+    let name = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+        () = shutdown.cancelled() => return,
+    };
+    let _ = reason.set(StopReason::Signal(name));
+    shutdown.cancel();
+}

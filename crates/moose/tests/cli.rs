@@ -1,0 +1,246 @@
+//! The built `moose` binary, run as an operator would run it.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_moose");
+
+/// A `moose` command with a clean environment, so the developer's variables cannot leak in.
+fn moose(dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear().env("NO_COLOR", "1").current_dir(dir);
+    cmd
+}
+
+struct Server {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    log: Vec<String>,
+}
+
+impl Server {
+    fn start(dir: &Path) -> (Self, String) {
+        let mut child = moose(dir)
+            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir", "data"])
+            .env("MOOSE_SHUTDOWN_GRACE_SECS", "5")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start moose serve");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = Self {
+            child,
+            lines,
+            log: Vec::new(),
+        };
+        let line = server.wait_for("moose is listening on http://");
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned();
+        (server, addr)
+    }
+
+    fn wait_for(&mut self, needle: &str) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "no log line containing {needle:?}; log so far:\n{}",
+                        self.log.join("\n")
+                    )
+                });
+            self.log.push(line.clone());
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn wait_exit(mut self) -> (i32, String) {
+        let status = self.child.wait().unwrap();
+        self.log.extend(self.lines.iter());
+        (status.code().unwrap_or(-1), self.log.join("\n"))
+    }
+}
+
+#[test]
+fn version_is_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = moose(dir.path()).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        format!("moose {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[tokio::test]
+async fn serve_answers_health_and_stops_cleanly_on_each_signal() {
+    for signal in ["TERM", "INT"] {
+        let dir = tempfile::tempdir().unwrap();
+        let (server, addr) = Server::start(dir.path());
+        let body: serde_json::Value = reqwest::get(format!("http://{addr}/health"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["status"], "healthy");
+        let ready = reqwest::get(format!("http://{addr}/health/ready"))
+            .await
+            .unwrap();
+        assert_eq!(ready.status(), 200);
+
+        server.signal(signal);
+        let (code, log) = server.wait_exit();
+        assert_eq!(code, 0, "clean exit after SIG{signal}:\n{log}");
+        assert!(
+            log.contains(&format!("moose stopped cleanly after SIG{signal}")),
+            "reports why:\n{log}"
+        );
+        let db = dir.path().join("data/moose.db");
+        assert!(db.is_file(), "the store lives in the data directory");
+        let wal = dir.path().join("data/moose.db-wal");
+        assert!(
+            !wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0,
+            "the store was checkpointed and closed"
+        );
+    }
+}
+
+#[test]
+fn an_unwritable_data_dir_is_refused_in_one_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("occupied"), b"a file, not a directory").unwrap();
+    for data_dir in ["occupied/data", "/proc/moose-data"] {
+        let out = moose(dir.path())
+            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir", data_dir])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{data_dir}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        let last = stderr.lines().last().unwrap_or_default();
+        assert!(last.starts_with("moose: "), "{stderr}");
+        assert!(
+            last.contains("data directory") && last.contains("--data-dir"),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("backtrace"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn config_check_validates_and_never_prints_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("moose.toml"),
+        "[http]\nbind = \"127.0.0.1:9999\"\n",
+    )
+    .unwrap();
+    let out = moose(dir.path())
+        .args(["config", "check"])
+        .env("SOLAR_WEB_ACCESS_KEY_ID", "FKIA-visible-nowhere")
+        .env("SOLAR_WEB_ACCESS_KEY_VALUE", "key-value-3141")
+        .env("OPENAI_API_KEY", "sk-proj-2718")
+        .env("SUPABASE_ANON_KEY", "anon-1618")
+        .env("MOOSE_DATADIR", "typo")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for secret in [
+        "FKIA-visible-nowhere",
+        "key-value-3141",
+        "sk-proj-2718",
+        "anon-1618",
+    ] {
+        assert!(!all.contains(secret), "{secret} printed:\n{all}");
+    }
+    assert!(
+        all.contains("bind = \"127.0.0.1:9999\""),
+        "reads moose.toml:\n{all}"
+    );
+    assert!(all.contains("[redacted]"));
+    assert!(
+        all.contains("did you mean MOOSE_DATA_DIR?"),
+        "warns about the typo:\n{all}"
+    );
+}
+
+#[test]
+fn a_bad_setting_exits_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = moose(dir.path())
+        .args(["config", "check"])
+        .env("MOOSE_REQUEST_TIMEOUT_SECS", "ten")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("http.request_timeout_secs")
+            && stderr.contains("MOOSE_REQUEST_TIMEOUT_SECS"),
+        "{stderr}"
+    );
+
+    let out = moose(dir.path())
+        .args(["serve", "--config", "missing.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("missing.toml")
+    );
+}
+
+#[test]
+fn a_taken_port_is_reported_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = moose(dir.path())
+        .args(["serve", "--bind", &addr, "--data-dir", "data"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr}")) && stderr.contains("--bind"),
+        "{stderr}"
+    );
+}
