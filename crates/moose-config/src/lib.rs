@@ -12,7 +12,6 @@
 pub mod env;
 mod load;
 mod model;
-mod secret;
 mod validate;
 
 pub use load::{ConfigError, Loaded, Overrides, Problem, Sources, load};
@@ -20,7 +19,7 @@ pub use model::{
     AssistantConfig, Config, HttpConfig, JobsConfig, LogConfig, LogFormat, SolarWebConfig,
     StoreBackend, StoreConfig, SupabaseConfig,
 };
-pub use secret::Secret;
+pub use moose_domain::{REDACTED, Secret};
 
 /// Default name of the optional configuration file, looked up in the working directory.
 pub const DEFAULT_CONFIG_FILE: &str = "moose.toml";

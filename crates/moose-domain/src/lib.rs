@@ -6,6 +6,8 @@
 
 pub mod ids;
 pub mod keys;
+mod secret;
 pub mod time;
 
 pub use ids::{DeviceId, IdError, SystemId, UserId};
+pub use secret::{REDACTED, Secret};

@@ -33,6 +33,8 @@ pub(crate) enum LogFormatArg {
 pub(crate) enum Command {
     /// Run the HTTP API and background jobs on the configured store.
     Serve(ServeArgs),
+    /// Serve a simulated fleet over the Solar.web Query API (no credentials needed).
+    Sim(crate::sim_cmd::SimArgs),
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]

@@ -7,6 +7,8 @@ mod cli;
 mod config_cmd;
 mod jobs;
 mod serve;
+mod signals;
+mod sim_cmd;
 
 use std::process::ExitCode;
 
@@ -17,6 +19,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         cli::Command::Serve(args) => serve::run(&cli, args),
         cli::Command::Config { command } => config_cmd::run(&cli, command),
+        cli::Command::Sim(args) => sim_cmd::run(&cli, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,10 +10,9 @@ use moose_store::Store;
 use moose_store_sqlite::SqliteStore;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Cli, Failure, ServeArgs, init_telemetry};
-use crate::jobs;
+use crate::{jobs, signals};
 
 /// Why the server stopped. The first reason recorded wins.
 #[derive(Debug, Clone)]
@@ -57,9 +56,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .local_addr()
         .context("cannot read the listening address")?;
 
-    let shutdown = CancellationToken::new();
+    let (shutdown, signal) = signals::shutdown_on_signal();
     let reason: Arc<OnceLock<StopReason>> = Arc::default();
-    tokio::spawn(watch_signals(shutdown.clone(), Arc::clone(&reason)));
 
     let limits = HttpLimits {
         request_timeout: Duration::from_secs(config.http.request_timeout_secs),
@@ -78,15 +76,21 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // Run until a signal arrives, the server dies, or a job fails.
     let mut server_done = false;
     tokio::select! {
+        // Biased: when a signal both cancels the token and lets the server finish draining,
+        // the signal is the reason, not the server's exit.
+        biased;
         () = shutdown.cancelled() => {}
         result = &mut server => {
             server_done = true;
             let why = match result {
-                Ok(Ok(())) => "the HTTP server stopped unexpectedly".to_owned(),
-                Ok(Err(e)) => format!("the HTTP server failed: {e}"),
-                Err(e) => format!("the HTTP server task failed: {e}"),
+                Ok(Ok(())) if shutdown.is_cancelled() => None,
+                Ok(Ok(())) => Some("the HTTP server stopped unexpectedly".to_owned()),
+                Ok(Err(e)) => Some(format!("the HTTP server failed: {e}")),
+                Err(e) => Some(format!("the HTTP server task failed: {e}")),
             };
-            let _ = reason.set(StopReason::ServerFailed(why));
+            if let Some(why) = why {
+                let _ = reason.set(StopReason::ServerFailed(why));
+            }
         }
         Some(joined) = job_set.join_next() => {
             let why = match joined {
@@ -101,7 +105,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let reason = reason
         .get()
         .cloned()
-        .unwrap_or(StopReason::Signal("unknown"));
+        .unwrap_or_else(|| StopReason::Signal(signal.get().copied().unwrap_or("unknown")));
     tracing::info!(
         ?reason,
         "shutting down: no new connections; draining in-flight requests and jobs"
@@ -139,23 +143,4 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             Err(anyhow::anyhow!(why))
         }
     }
-}
-
-/// Cancels `shutdown` on SIGINT or SIGTERM, recording which one arrived.
-async fn watch_signals(shutdown: CancellationToken, reason: Arc<OnceLock<StopReason>>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers; stop moose with SIGKILL");
-        return;
-    };
-    let name = tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-        () = shutdown.cancelled() => return,
-    };
-    let _ = reason.set(StopReason::Signal(name));
-    shutdown.cancel();
 }
