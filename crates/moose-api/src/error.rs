@@ -5,7 +5,7 @@
 //! cause is logged with the request id, so internals never leak to callers.
 
 use axum::Json;
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use moose_store::StoreError;
 use serde_json::json;
@@ -25,6 +25,15 @@ pub enum ApiError {
         /// What is wrong, naming the parameter or field.
         message: String,
     },
+    /// Not signed in, or the credential is invalid.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Signed in, but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Too many attempts; retry after this many seconds.
+    #[error("too many attempts; try again in {0} seconds")]
+    TooManyRequests(u64),
     /// No such resource (or the caller may not know it exists).
     #[error("{0}")]
     NotFound(String),
@@ -46,6 +55,9 @@ pub enum ApiError {
     /// The request took longer than the configured timeout.
     #[error("the request took longer than {0} seconds")]
     Timeout(u64),
+    /// A feature this installation has not configured (503, with the reason shown).
+    #[error("{0}")]
+    NotConfigured(String),
     /// A dependency is down; retrying later may succeed.
     #[error("a dependency is unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -67,12 +79,17 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::Timeout(_) | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Timeout(_) | Self::Unavailable(_) | Self::NotConfigured(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -80,12 +97,16 @@ impl ApiError {
     fn code(&self) -> &'static str {
         match self {
             Self::BadRequest { code, .. } => code,
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
+            Self::TooManyRequests(_) => "too_many_requests",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Conflict(_) => "conflict",
             Self::Timeout(_) => "timeout",
+            Self::NotConfigured(_) => "not_configured",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
@@ -119,7 +140,20 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let body = json!({"error": {"code": self.code(), "message": message}});
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            Self::Unauthorized(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Self::TooManyRequests(secs) => {
+                if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                    headers.insert(header::RETRY_AFTER, v);
+                }
+            }
+            _ => {}
+        }
+        response
     }
 }
 
@@ -132,6 +166,33 @@ impl From<StoreError> for ApiError {
             }
             err if err.is_retryable() => Self::Unavailable(Box::new(err)),
             err => Self::Internal(Box::new(err)),
+        }
+    }
+}
+
+impl From<moose_auth::AuthError> for ApiError {
+    fn from(err: moose_auth::AuthError) -> Self {
+        use moose_auth::AuthError as E;
+        match err {
+            E::Unauthenticated => Self::Unauthorized("invalid credentials".into()),
+            E::Throttled(wait) => Self::TooManyRequests(wait.as_secs().max(1)),
+            E::Invalid(m) => Self::bad_request("invalid_request", m),
+            E::Conflict(m) => Self::Conflict(m),
+            E::NotFound(m) => Self::NotFound(m),
+            E::Forbidden(m) => Self::Forbidden(m),
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<moose_auth::Denied> for ApiError {
+    fn from(denied: moose_auth::Denied) -> Self {
+        match denied {
+            moose_auth::Denied::Unauthenticated => {
+                Self::Unauthorized("a valid bearer token is required".into())
+            }
+            moose_auth::Denied::Forbidden(why) => Self::Forbidden(why.into()),
+            moose_auth::Denied::Hidden => Self::NotFound("no such resource".into()),
         }
     }
 }

@@ -5,10 +5,12 @@
 //! cross-cutting behaviour (request ids, access logs, timeouts, panics, body limits, JSON
 //! errors) is applied once by [`router`].
 
+mod access;
 mod error;
 mod extract;
 mod health;
 mod middleware;
+mod routes;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -16,26 +18,32 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use moose_auth::AuthService;
 use moose_store::Store;
 use tokio::net::TcpListener;
 
+pub use access::{ROUTES, RouteSpec};
 pub use error::{ApiError, ApiResult};
 pub use extract::{ApiJson, ApiQuery};
 pub use middleware::REQUEST_ID_HEADER;
+pub use moose_auth::AuthSettings;
 
 /// Everything a handler may use. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// The store.
     pub store: Arc<dyn Store>,
+    /// Authentication, users and access.
+    pub auth: AuthService,
     /// The running Moose version, reported by `/health`.
     pub version: &'static str,
 }
 
 impl AppState {
-    /// State over `store`, reporting this crate's version.
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    /// State over `store` with authentication configured by `auth`.
+    pub fn new(store: Arc<dyn Store>, auth: AuthSettings) -> Self {
         Self {
+            auth: AuthService::new(Arc::clone(&store), auth),
             store,
             version: env!("CARGO_PKG_VERSION"),
         }
@@ -62,7 +70,9 @@ impl Default for HttpLimits {
 
 /// The complete API.
 pub fn router(state: AppState, limits: HttpLimits) -> Router {
-    let routes = Router::new().merge(health::routes());
+    let routes = Router::new()
+        .merge(health::routes())
+        .merge(access::api_router(&state));
     with_edge(routes.with_state(state), limits)
 }
 
@@ -90,7 +100,9 @@ pub async fn serve(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
+    // Connection info gives handlers the client address (sign-in throttling, activity log).
+    let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
 }

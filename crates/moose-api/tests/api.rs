@@ -8,7 +8,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::routing::{get, post};
-use moose_api::{ApiJson, AppState, HttpLimits, REQUEST_ID_HEADER};
+use moose_api::{ApiJson, AppState, AuthSettings, HttpLimits, REQUEST_ID_HEADER};
 use moose_store::{
     BatchOp, Condition, Item, Key, Page, Query, Store, StoreError, StoreResult, TxOp,
 };
@@ -21,7 +21,7 @@ async fn sqlite_state() -> (AppState, tempfile::TempDir) {
     moose_telemetry::init_for_tests();
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).await.unwrap();
-    (AppState::new(Arc::new(store)), dir)
+    (AppState::new(Arc::new(store), AuthSettings::default()), dir)
 }
 
 async fn call(app: Router, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
@@ -162,7 +162,7 @@ impl Store for UnreachableStore {
 #[tokio::test]
 async fn readiness_names_an_unreachable_store() {
     let app = moose_api::router(
-        AppState::new(Arc::new(UnreachableStore)),
+        AppState::new(Arc::new(UnreachableStore), AuthSettings::default()),
         HttpLimits::default(),
     );
     let (status, _, body) = call(app, get_req("/health/ready")).await;

@@ -157,6 +157,27 @@ pub const VARIABLES: &[Variable] = &[
         doc: "Supabase anon key of the project.",
     },
     Variable {
+        name: "MOOSE_SUPABASE_JWT_SECRET",
+        path: "supabase.jwt_secret",
+        kind: Kind::Secret,
+        default: "",
+        doc: "Supabase legacy JWT secret; set it only if the project still signs tokens with HS256.",
+    },
+    Variable {
+        name: "MOOSE_ACCESS_TOKEN_TTL_SECS",
+        path: "auth.access_token_ttl_secs",
+        kind: Kind::Integer,
+        default: "900",
+        doc: "Lifetime of Moose-issued access tokens (60-86400).",
+    },
+    Variable {
+        name: "MOOSE_REFRESH_TOKEN_TTL_SECS",
+        path: "auth.refresh_token_ttl_secs",
+        kind: Kind::Integer,
+        default: "2592000",
+        doc: "Lifetime of a sign-in session, i.e. of its refresh token (3600-31536000).",
+    },
+    Variable {
         name: "OPENAI_API_KEY",
         path: "assistant.openai_api_key",
         kind: Kind::Secret,

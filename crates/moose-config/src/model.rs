@@ -23,6 +23,8 @@ pub struct Config {
     pub solarweb: SolarWebConfig,
     /// Supabase authentication.
     pub supabase: SupabaseConfig,
+    /// Moose's own sign-in tokens.
+    pub auth: AuthConfig,
     /// The chat assistant's model and knowledge base.
     pub assistant: AssistantConfig,
 }
@@ -165,6 +167,27 @@ pub struct SupabaseConfig {
     pub url: Option<String>,
     /// The project's anon (public API) key.
     pub anon_key: Option<Secret>,
+    /// The project's legacy JWT secret; enables HS256 Supabase tokens.
+    pub jwt_secret: Option<Secret>,
+}
+
+/// Moose's own sign-in tokens (local accounts).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Lifetime of access tokens, seconds.
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of a session (refresh token), seconds.
+    pub refresh_token_ttl_secs: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+        }
+    }
 }
 
 /// The chat assistant's model and knowledge base.

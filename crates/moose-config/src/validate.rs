@@ -17,7 +17,19 @@ pub(crate) fn check(config: &Config, origin: impl Fn(&str) -> String) -> Vec<Pro
         });
     };
 
-    let ranges: [(&str, u64, u64, u64); 4] = [
+    let ranges: [(&str, u64, u64, u64); 6] = [
+        (
+            "auth.access_token_ttl_secs",
+            config.auth.access_token_ttl_secs,
+            60,
+            86_400,
+        ),
+        (
+            "auth.refresh_token_ttl_secs",
+            config.auth.refresh_token_ttl_secs,
+            3600,
+            31_536_000,
+        ),
         (
             "http.request_timeout_secs",
             config.http.request_timeout_secs,

@@ -292,3 +292,35 @@ fn the_configuration_reference_is_up_to_date() {
         "docs/configuration.md is out of date: regenerate its table with `moose config env-docs`"
     );
 }
+
+#[test]
+fn every_setting_has_an_environment_variable() {
+    fn leaves(prefix: &str, v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, child) in map {
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    leaves(&path, child, out);
+                }
+            }
+            _ => out.push(prefix.to_owned()),
+        }
+    }
+    let mut paths = Vec::new();
+    leaves(
+        "",
+        &serde_json::to_value(moose_config::Config::default()).unwrap(),
+        &mut paths,
+    );
+    assert!(paths.len() > 15, "{paths:?}");
+    for path in paths {
+        assert!(
+            moose_config::env::for_path(&path).is_some(),
+            "setting `{path}` has no environment variable in env.rs"
+        );
+    }
+}

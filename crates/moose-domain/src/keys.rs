@@ -56,10 +56,62 @@ pub fn user_pk(id: &UserId) -> String {
     format!("User#{id}")
 }
 
-/// `Email#<lower-cased address>`: GSI1 partition used to find a user by e-mail at sign-in.
-pub fn email_gsi1pk(email: &str) -> String {
+/// `Email#<lower-cased address>`: the item claiming an e-mail address for one user. Written
+/// with the profile in one conditional transaction, it makes addresses unique and finds a user
+/// at sign-in with one `GetItem`.
+pub fn email_pk(email: &str) -> String {
     format!("Email#{}", email.trim().to_lowercase())
 }
+
+/// Sort key of the e-mail claim item.
+pub const SK_EMAIL_CLAIM: &str = "USER";
+
+/// `Users`: the partition listing every user (one small item each), for the admin user list.
+pub const USERS_PK: &str = "Users";
+
+/// `User#<id>` as the sort key of a user's entry in [`USERS_PK`].
+pub fn user_entry_sk(id: &UserId) -> String {
+    format!("User#{id}")
+}
+
+/// `Session#<id>`: a signed-in session (local mode) with its hashed refresh token.
+pub fn session_pk(session: &str) -> String {
+    format!("Session#{session}")
+}
+
+/// Sort key of a session item.
+pub const SK_SESSION: &str = "SESSION";
+
+/// `ApiKey#<id>`: an API key's hash, role and state.
+pub fn api_key_pk(key: &str) -> String {
+    format!("ApiKey#{key}")
+}
+
+/// Sort key of an API key item.
+pub const SK_API_KEY: &str = "KEY";
+
+/// `ApiKeys`: the partition listing every API key.
+pub const API_KEYS_PK: &str = "ApiKeys";
+
+/// `Config`: installation-wide settings kept in the store (e.g. the token signing key).
+pub const CONFIG_PK: &str = "Config";
+
+/// Sort key of the local token signing key.
+pub const SK_SIGNING_KEY: &str = "AUTH_SIGNING_KEY";
+
+/// `Activity#<at>#<id>`: an entry of a user's activity log (in the user's partition).
+pub fn activity_sk(at: &str, id: &str) -> String {
+    format!("Activity#{at}#{id}")
+}
+
+/// Prefix of activity entries.
+pub const ACTIVITY_SK_PREFIX: &str = "Activity#";
+
+/// Prefix of a user's memberships in their partition.
+pub const MEMBERSHIP_SK_PREFIX: &str = "Access#System#";
+
+/// Prefix of a system's members in its partition.
+pub const MEMBER_SK_PREFIX: &str = "Member#User#";
 
 /// `Access#System#<id>`: a user's membership of one system (in the user's partition).
 pub fn membership_sk(system: &SystemId) -> String {
@@ -94,7 +146,16 @@ mod tests {
         assert_eq!(daily_aggregate_sk(day), "Agg#D#2026-03-07");
         assert_eq!(monthly_aggregate_sk(2026, 3), "Agg#M#2026-03");
         assert_eq!(user_pk(&user), "User#u-7");
-        assert_eq!(email_gsi1pk("  Ann@Example.COM "), "Email#ann@example.com");
+        assert_eq!(email_pk("  Ann@Example.COM "), "Email#ann@example.com");
+        assert_eq!(user_entry_sk(&user), "User#u-7");
+        assert_eq!(session_pk("s1"), "Session#s1");
+        assert_eq!(api_key_pk("k1"), "ApiKey#k1");
+        assert_eq!(
+            activity_sk("2026-01-01T00:00:00.000Z", "x"),
+            "Activity#2026-01-01T00:00:00.000Z#x"
+        );
+        assert!(membership_sk(&system).starts_with(MEMBERSHIP_SK_PREFIX));
+        assert!(member_sk(&user).starts_with(MEMBER_SK_PREFIX));
         assert_eq!(membership_sk(&system), "Access#System#s-1");
         assert_eq!(member_sk(&user), "Member#User#u-7");
         assert_eq!(chat_pk(&user), "Chat#u-7");

@@ -35,6 +35,11 @@ pub(crate) enum Command {
     Serve(ServeArgs),
     /// Serve a simulated fleet over the Solar.web Query API (no credentials needed).
     Sim(crate::sim_cmd::SimArgs),
+    /// Manage local user accounts.
+    Users {
+        #[command(subcommand)]
+        command: crate::users_cmd::UsersCommand,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]

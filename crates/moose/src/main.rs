@@ -9,6 +9,7 @@ mod jobs;
 mod serve;
 mod signals;
 mod sim_cmd;
+mod users_cmd;
 
 use std::process::ExitCode;
 
@@ -20,6 +21,7 @@ fn main() -> ExitCode {
         cli::Command::Serve(args) => serve::run(&cli, args),
         cli::Command::Config { command } => config_cmd::run(&cli, command),
         cli::Command::Sim(args) => sim_cmd::run(&cli, args),
+        cli::Command::Users { command } => users_cmd::run(&cli, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use moose_api::{AppState, HttpLimits};
+use moose_auth::AuthSettings;
 use moose_config::{Config, StoreBackend};
 use moose_store::Store;
 use moose_store_sqlite::SqliteStore;
@@ -33,7 +34,8 @@ pub(crate) fn run(cli: &Cli, args: &ServeArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+/// Opens the configured store.
+pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     match config.store.backend {
         StoreBackend::Sqlite => {
             let dir = &config.store.data_dir;
@@ -43,6 +45,16 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
             tracing::info!(path = %store.path().display(), "opened the embedded store");
             Ok(Arc::new(store))
         }
+    }
+}
+
+/// Authentication settings from the configuration.
+pub(crate) fn auth_settings(config: &Config) -> AuthSettings {
+    AuthSettings {
+        supabase_url: config.supabase.url.clone(),
+        supabase_jwt_secret: config.supabase.jwt_secret.clone(),
+        access_ttl: Duration::from_secs(config.auth.access_token_ttl_secs),
+        refresh_ttl: Duration::from_secs(config.auth.refresh_token_ttl_secs),
     }
 }
 
@@ -63,7 +75,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         request_timeout: Duration::from_secs(config.http.request_timeout_secs),
         body_limit: usize::try_from(config.http.body_limit_bytes).unwrap_or(usize::MAX),
     };
-    let app = moose_api::router(AppState::new(Arc::clone(&store)), limits);
+    let app = moose_api::router(
+        AppState::new(Arc::clone(&store), auth_settings(&config)),
+        limits,
+    );
     let mut server = tokio::spawn(moose_api::serve(
         listener,
         app,

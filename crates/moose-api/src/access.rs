@@ -1,0 +1,184 @@
+//! The route table of `/api/*` and the one middleware that enforces access rules.
+//!
+//! Every API route is declared here with its [`Rule`]; there is no other way to add one, so a
+//! route cannot exist without an access rule, and the access-matrix test walks this table.
+
+use axum::extract::{Request, State};
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
+use axum::{RequestExt, Router};
+use moose_auth::{AuthError, OrgRole, Principal, Rule};
+use moose_domain::SystemId;
+
+use crate::{ApiError, AppState, routes};
+
+/// One declared route.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteSpec {
+    /// HTTP method.
+    pub method: &'static str,
+    /// Path, with `{system}`, `{user}`, `{key}` parameters.
+    pub path: &'static str,
+    /// Who may call it.
+    pub rule: Rule,
+}
+
+const fn spec(method: &'static str, path: &'static str, rule: Rule) -> RouteSpec {
+    RouteSpec { method, path, rule }
+}
+
+/// Every `/api/*` route and its rule.
+pub const ROUTES: &[RouteSpec] = &[
+    spec("POST", "/api/auth/login", Rule::Public),
+    spec("POST", "/api/auth/refresh", Rule::Public),
+    spec("POST", "/api/auth/logout", Rule::Authenticated),
+    spec("GET", "/api/users/me", Rule::Authenticated),
+    spec("PATCH", "/api/users/me", Rule::Authenticated),
+    spec("GET", "/api/users/me/activity", Rule::Authenticated),
+    spec("GET", "/api/users/me/systems", Rule::Authenticated),
+    spec("GET", "/api/users", Rule::OrgRole(OrgRole::Admin)),
+    spec("POST", "/api/users", Rule::OrgRole(OrgRole::Admin)),
+    spec("PATCH", "/api/users/{user}", Rule::OrgRole(OrgRole::Admin)),
+    spec(
+        "GET",
+        "/api/users/{user}/activity",
+        Rule::OrgRole(OrgRole::Admin),
+    ),
+    spec("GET", "/api/systems/{system}/members", Rule::SystemRead),
+    spec(
+        "PUT",
+        "/api/systems/{system}/members/{user}",
+        Rule::SystemManage,
+    ),
+    spec(
+        "DELETE",
+        "/api/systems/{system}/members/{user}",
+        Rule::SystemManage,
+    ),
+    spec("GET", "/api/api-keys", Rule::OrgRole(OrgRole::Admin)),
+    spec("POST", "/api/api-keys", Rule::OrgRole(OrgRole::Admin)),
+    spec(
+        "DELETE",
+        "/api/api-keys/{key}",
+        Rule::OrgRole(OrgRole::Admin),
+    ),
+    spec("POST", "/api/chat", Rule::Authenticated),
+];
+
+fn handler(spec: &RouteSpec) -> MethodRouter<AppState> {
+    use routes::{auth, chat, users};
+    match (spec.method, spec.path) {
+        ("POST", "/api/auth/login") => post(auth::login),
+        ("POST", "/api/auth/refresh") => post(auth::refresh),
+        ("POST", "/api/auth/logout") => post(auth::logout),
+        ("GET", "/api/users/me") => get(users::me),
+        ("PATCH", "/api/users/me") => patch(users::update_me),
+        ("GET", "/api/users/me/activity") => get(users::my_activity),
+        ("GET", "/api/users/me/systems") => get(users::my_systems),
+        ("GET", "/api/users") => get(users::list),
+        ("POST", "/api/users") => post(users::create),
+        ("PATCH", "/api/users/{user}") => patch(users::admin_update),
+        ("GET", "/api/users/{user}/activity") => get(users::activity_of),
+        ("GET", "/api/systems/{system}/members") => get(users::members),
+        ("PUT", "/api/systems/{system}/members/{user}") => put(users::grant),
+        ("DELETE", "/api/systems/{system}/members/{user}") => delete(users::revoke),
+        ("GET", "/api/api-keys") => get(users::list_keys),
+        ("POST", "/api/api-keys") => post(users::create_key),
+        ("DELETE", "/api/api-keys/{key}") => delete(users::revoke_key),
+        ("POST", "/api/chat") => post(chat::chat),
+        (method, path) => panic!("route {method} {path} is declared but has no handler"),
+    }
+}
+
+/// The `/api` router: every declared route behind [`authorize`].
+pub(crate) fn api_router(state: &AppState) -> Router<AppState> {
+    ROUTES.iter().fold(Router::new(), |router, spec| {
+        let guarded = handler(spec).route_layer(axum::middleware::from_fn_with_state(
+            (state.clone(), spec.rule),
+            authorize,
+        ));
+        router.route(spec.path, guarded)
+    })
+}
+
+fn bearer(req: &Request) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+/// Authenticates the caller and applies the route's rule, before the handler runs.
+async fn authorize(
+    State((state, rule)): State<(AppState, Rule)>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    match decide(&state, rule, &mut req).await {
+        Ok(principal) => {
+            if let Some(p) = principal {
+                req.extensions_mut().insert(p);
+            }
+            next.run(req).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn decide(
+    state: &AppState,
+    rule: Rule,
+    req: &mut Request,
+) -> Result<Option<Principal>, ApiError> {
+    let principal = match bearer(req) {
+        Some(token) if rule != Rule::Public => {
+            Some(state.auth.authenticate(token).await.map_err(|e| match e {
+                AuthError::Unauthenticated => {
+                    ApiError::Unauthorized("the bearer token is invalid or expired".into())
+                }
+                other => other.into(),
+            })?)
+        }
+        _ => None,
+    };
+    let system = match rule {
+        Rule::SystemRead | Rule::SystemManage => {
+            let params = req
+                .extract_parts::<axum::extract::RawPathParams>()
+                .await
+                .map_err(|_| ApiError::NotFound("no such system".into()))?;
+            let raw = params
+                .iter()
+                .find(|(k, _)| *k == "system")
+                .map(|(_, v)| v.to_owned());
+            Some(
+                raw.and_then(|r| SystemId::parse(r).ok())
+                    .ok_or_else(|| ApiError::NotFound("no such system".into()))?,
+            )
+        }
+        _ => None,
+    };
+    let membership = match (&principal, &system) {
+        (Some(p), Some(s)) => {
+            if !state.auth.system_exists(s).await? {
+                // Unauthenticated callers were refused above; for everyone else a missing
+                // system and an invisible one look the same.
+                return Err(ApiError::NotFound("no such system".into()));
+            }
+            state.auth.membership(&p.user.id, s).await?
+        }
+        _ => None,
+    };
+    let is_read = req.method() == Method::GET || req.method() == Method::HEAD;
+    moose_auth::policy::authorize(
+        principal.as_ref(),
+        rule,
+        is_read,
+        system.as_ref(),
+        membership,
+    )?;
+    Ok(principal)
+}

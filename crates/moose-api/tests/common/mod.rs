@@ -1,0 +1,189 @@
+//! A Moose API over a fresh SQLite store with a seeded organisation, for auth tests.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use moose_api::{AppState, AuthSettings, HttpLimits};
+use moose_auth::{OrgRole, SystemRole};
+use moose_domain::{SystemId, UserId, keys};
+use moose_store::{Condition, Item, Key, Store};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct Org {
+    pub app: Router,
+    pub state: AppState,
+    pub db: PathBuf,
+    pub admin: UserId,
+    pub manager: UserId,
+    pub technician: UserId,
+    pub viewer: UserId,
+    pub outsider: UserId,
+    _dir: tempfile::TempDir,
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Value,
+}
+
+impl Org {
+    pub async fn new() -> Self {
+        moose_telemetry::init_for_tests();
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(
+            moose_store_sqlite::SqliteStore::open(dir.path())
+                .await
+                .unwrap(),
+        );
+        for system in ["A", "B"] {
+            let item = Item::new(
+                Key::new(
+                    keys::system_pk(&SystemId::parse(system).unwrap()),
+                    keys::SK_META,
+                ),
+                json!({"name": system}).as_object().unwrap().clone(),
+            );
+            store.put(item, Condition::None).await.unwrap();
+        }
+        let state = AppState::new(Arc::clone(&store), AuthSettings::default());
+        let mut ids = Vec::new();
+        for (email, role) in [
+            ("admin@example.com", OrgRole::Admin),
+            ("manager@example.com", OrgRole::FleetManager),
+            ("tech@example.com", OrgRole::Technician),
+            ("viewer@example.com", OrgRole::Viewer),
+            ("outsider@example.com", OrgRole::Viewer),
+        ] {
+            let (user, _) = state
+                .auth
+                .create_user(email, role, None, Some(PASSWORD), None)
+                .await
+                .unwrap();
+            ids.push(user.id);
+        }
+        let org = Self {
+            app: moose_api::router(state.clone(), HttpLimits::default()),
+            state,
+            db: dir.path().join(moose_store_sqlite::DATABASE_FILE),
+            admin: ids[0].clone(),
+            manager: ids[1].clone(),
+            technician: ids[2].clone(),
+            viewer: ids[3].clone(),
+            outsider: ids[4].clone(),
+            _dir: dir,
+        };
+        let a = SystemId::parse("A").unwrap();
+        let admin = org.principal(&org.admin).await;
+        for (user, role) in [
+            (&org.technician, SystemRole::Technician),
+            (&org.viewer, SystemRole::Viewer),
+        ] {
+            org.state
+                .auth
+                .grant(
+                    &admin,
+                    moose_auth::Membership {
+                        system: a.clone(),
+                        user: user.clone(),
+                        role,
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        org
+    }
+
+    pub async fn principal(&self, id: &UserId) -> moose_auth::Principal {
+        moose_auth::Principal {
+            user: self.state.auth.user(id).await.unwrap(),
+            credential: moose_auth::Credential::Supabase,
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let response = self.app.clone().oneshot(req).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        Response {
+            status,
+            headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
+    pub async fn login(&self, email: &str) -> (String, String) {
+        let r = self
+            .call(
+                "POST",
+                "/api/auth/login",
+                None,
+                Some(json!({"email": email, "password": PASSWORD})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        (
+            r.body["access_token"].as_str().unwrap().to_owned(),
+            r.body["refresh_token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Every item in the store, as text, in key order.
+    pub fn snapshot(&self) -> Vec<String> {
+        let conn = rusqlite::Connection::open(&self.db).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT pk, sk, ts, attrs FROM items ORDER BY pk, sk")
+            .unwrap();
+        stmt.query_map([], |r| {
+            Ok(format!(
+                "{}|{}|{}|{}",
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?
+            ))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+    }
+
+    pub fn signing_secret(&self) -> String {
+        self.snapshot()
+            .into_iter()
+            .find(|row| row.starts_with("Config|AUTH_SIGNING_KEY"))
+            .and_then(|row| row.rsplit('|').next().map(str::to_owned))
+            .and_then(|attrs| serde_json::from_str::<Value>(&attrs).ok())
+            .and_then(|v| v["secret"].as_str().map(str::to_owned))
+            .expect("the signing key exists after a sign-in")
+    }
+}

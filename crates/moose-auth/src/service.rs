@@ -1,0 +1,759 @@
+//! The authentication and user-management service the HTTP layer calls.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use moose_domain::{Secret, SystemId, UserId, time::now_utc};
+use moose_store::{Condition, Store, StoreError};
+use serde_json::{Value, json};
+
+use crate::crypto::{constant_time_eq, random_token, sha256_hex};
+use crate::model::{
+    ContactPoints, Credential, IdentitySource, Membership, OrgRole, Principal, SystemRole, User,
+};
+use crate::repo::{Activity, Repo, StoredApiKey, StoredSession, StoredUser};
+use crate::supabase::SupabaseVerifier;
+use crate::throttle::Throttle;
+use crate::tokens::{LocalTokens, is_moose_token};
+use crate::{password, policy};
+
+/// Prefix of API keys (`mk_<id>_<secret>`), so they are recognisable in secret scanners.
+pub const API_KEY_PREFIX: &str = "mk_";
+
+/// How the service is set up.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// Supabase project URL; enables Supabase tokens.
+    pub supabase_url: Option<String>,
+    /// Supabase legacy JWT secret; enables HS256 Supabase tokens.
+    pub supabase_jwt_secret: Option<Secret>,
+    /// Lifetime of Moose access tokens.
+    pub access_ttl: Duration,
+    /// Lifetime of sessions (refresh tokens).
+    pub refresh_ttl: Duration,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            supabase_url: None,
+            supabase_jwt_secret: None,
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+/// What can go wrong; the HTTP layer maps these to statuses.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Credentials missing or invalid. Deliberately says nothing more.
+    #[error("invalid credentials")]
+    Unauthenticated,
+    /// Too many failed sign-ins.
+    #[error("too many failed sign-ins; try again in {} seconds", .0.as_secs())]
+    Throttled(Duration),
+    /// A request value is invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// Something with that identity already exists.
+    #[error("{0}")]
+    Conflict(String),
+    /// No such user, membership or key.
+    #[error("{0}")]
+    NotFound(String),
+    /// The caller may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Tokens handed out at sign-in and refresh.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TokenPair {
+    /// Bearer token for API calls.
+    pub access_token: String,
+    /// Token for `POST /api/auth/refresh`; single use, rotated on every refresh.
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+}
+
+/// The service. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AuthService {
+    repo: Repo,
+    settings: AuthSettings,
+    local: Arc<tokio::sync::OnceCell<LocalTokens>>,
+    supabase: Option<Arc<SupabaseVerifier>>,
+    throttle: Arc<Throttle>,
+}
+
+/// Fields a user may change about themself.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfilePatch {
+    /// Display name.
+    pub name: Option<String>,
+    /// IANA time zone.
+    pub time_zone: Option<String>,
+    /// Language code.
+    pub language: Option<String>,
+    /// Contact points (replaced as a whole).
+    pub contacts: Option<ContactPoints>,
+}
+
+fn validate_patch(p: &ProfilePatch) -> Result<(), AuthError> {
+    if let Some(tz) = &p.time_zone
+        && jiff::tz::TimeZone::get(tz).is_err()
+    {
+        return Err(AuthError::Invalid(format!(
+            "time_zone: {tz:?} is not an IANA time zone such as Europe/Vienna"
+        )));
+    }
+    if let Some(lang) = &p.language
+        && !(lang.len() == 2 && lang.chars().all(|c| c.is_ascii_lowercase()))
+    {
+        return Err(AuthError::Invalid(format!(
+            "language: {lang:?} is not a two-letter code such as en or de"
+        )));
+    }
+    if let Some(name) = &p.name
+        && (name.trim().is_empty() || name.len() > 200)
+    {
+        return Err(AuthError::Invalid(
+            "name: must be 1 to 200 characters".into(),
+        ));
+    }
+    if let Some(c) = &p.contacts {
+        if let Some(email) = &c.email
+            && !valid_email(email)
+        {
+            return Err(AuthError::Invalid(format!(
+                "contacts.email: {email:?} is not an e-mail address"
+            )));
+        }
+        if let Some(phone) = &c.phone
+            && !(phone.starts_with('+')
+                && (8..=16).contains(&phone.len())
+                && phone[1..].chars().all(|c| c.is_ascii_digit()))
+        {
+            return Err(AuthError::Invalid(format!(
+                "contacts.phone: {phone:?} is not an E.164 number such as +436641234567"
+            )));
+        }
+        if let Some(url) = &c.webhook_url
+            && !url.starts_with("https://")
+        {
+            return Err(AuthError::Invalid(
+                "contacts.webhook_url: must be an https:// URL".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A plausible e-mail address (one `@`, something on each side, a dot in the domain).
+pub fn valid_email(email: &str) -> bool {
+    let mut parts = email.split('@');
+    matches!((parts.next(), parts.next(), parts.next()), (Some(local), Some(domain), None)
+        if !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !email.contains(char::is_whitespace) && email.len() <= 254)
+}
+
+impl AuthService {
+    /// A service over `store`.
+    pub fn new(store: Arc<dyn Store>, settings: AuthSettings) -> Self {
+        let supabase = settings.supabase_url.as_deref().map(|url| {
+            Arc::new(SupabaseVerifier::new(
+                url,
+                settings.supabase_jwt_secret.as_ref(),
+            ))
+        });
+        Self {
+            repo: Repo { store },
+            settings,
+            local: Arc::default(),
+            supabase,
+            throttle: Arc::default(),
+        }
+    }
+
+    async fn local_tokens(&self) -> Result<&LocalTokens, AuthError> {
+        self.local
+            .get_or_try_init(|| async {
+                let secret = self.repo.signing_secret(random_token(48)).await?;
+                Ok::<_, AuthError>(LocalTokens::new(secret.as_bytes()))
+            })
+            .await
+    }
+
+    /// Who a bearer token belongs to.
+    pub async fn authenticate(&self, bearer: &str) -> Result<Principal, AuthError> {
+        if let Some(rest) = bearer.strip_prefix(API_KEY_PREFIX) {
+            return self.authenticate_api_key(rest).await;
+        }
+        if is_moose_token(bearer) || self.supabase.is_none() {
+            let claims = self
+                .local_tokens()
+                .await?
+                .verify(bearer)
+                .ok_or(AuthError::Unauthenticated)?;
+            let session = self
+                .repo
+                .session(&claims.sid)
+                .await?
+                .ok_or(AuthError::Unauthenticated)?;
+            if session.user_id.as_str() != claims.sub {
+                return Err(AuthError::Unauthenticated);
+            }
+            let user = self.active_user(&session.user_id).await?;
+            return Ok(Principal {
+                user,
+                credential: Credential::Session {
+                    session: claims.sid,
+                },
+            });
+        }
+        let verifier = self.supabase.as_ref().ok_or(AuthError::Unauthenticated)?;
+        let claims = verifier.verify(bearer).await.map_err(|e| {
+            tracing::info!(error = %e, "Supabase token rejected");
+            AuthError::Unauthenticated
+        })?;
+        let id = UserId::parse(&claims.sub).map_err(|_| AuthError::Unauthenticated)?;
+        let user = match self.repo.user(&id).await? {
+            Some(stored) if stored.user.disabled => return Err(AuthError::Unauthenticated),
+            Some(stored) => stored.user,
+            None => self.first_sight(&id, claims.email.as_deref()).await?,
+        };
+        Ok(Principal {
+            user,
+            credential: Credential::Supabase,
+        })
+    }
+
+    /// Creates the Moose record of a Supabase user seen for the first time (as a viewer).
+    async fn first_sight(&self, id: &UserId, email: Option<&str>) -> Result<User, AuthError> {
+        let email = email
+            .filter(|e| valid_email(e))
+            .map_or_else(|| format!("{id}@supabase.invalid"), str::to_lowercase);
+        let user = new_user(
+            id.clone(),
+            &email,
+            None,
+            OrgRole::Viewer,
+            IdentitySource::Supabase,
+        );
+        match self
+            .repo
+            .create_user(&StoredUser {
+                user: user.clone(),
+                password_hash: None,
+            })
+            .await
+        {
+            Ok(()) => {
+                self.log(
+                    &user.id,
+                    "user_created",
+                    None,
+                    None,
+                    json!({"source": "supabase"}),
+                )
+                .await;
+                Ok(user)
+            }
+            // Two first requests raced; the other created it.
+            Err(StoreError::Conflict { .. }) => self.active_user(id).await,
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn active_user(&self, id: &UserId) -> Result<User, AuthError> {
+        match self.repo.user(id).await? {
+            Some(stored) if !stored.user.disabled => Ok(stored.user),
+            _ => Err(AuthError::Unauthenticated),
+        }
+    }
+
+    async fn authenticate_api_key(&self, rest: &str) -> Result<Principal, AuthError> {
+        let (id, secret) = rest.split_once('_').ok_or(AuthError::Unauthenticated)?;
+        let key = self
+            .repo
+            .api_key(id)
+            .await?
+            .ok_or(AuthError::Unauthenticated)?;
+        if key.revoked || !constant_time_eq(&key.hash, &sha256_hex(secret)) {
+            return Err(AuthError::Unauthenticated);
+        }
+        let user = User {
+            id: UserId::parse(format!("apikey:{id}")).map_err(|_| AuthError::Unauthenticated)?,
+            email: format!("{id}@api-keys.invalid"),
+            name: Some(key.name.clone()),
+            role: key.role,
+            disabled: false,
+            time_zone: "UTC".into(),
+            language: "en".into(),
+            contacts: ContactPoints::default(),
+            source: IdentitySource::Local,
+        };
+        Ok(Principal {
+            user,
+            credential: Credential::ApiKey {
+                key: key.id,
+                read_only: key.read_only,
+            },
+        })
+    }
+
+    /// Signs a local user in. Unknown e-mail and wrong password fail the same way, in the same time.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        ip: Option<&str>,
+    ) -> Result<TokenPair, AuthError> {
+        let email = email.trim().to_lowercase();
+        self.throttle
+            .check(&email, ip)
+            .map_err(AuthError::Throttled)?;
+        let stored = self.repo.user_by_email(&email).await?;
+        let hash = stored
+            .as_ref()
+            .and_then(|s| s.password_hash.as_deref())
+            .unwrap_or_else(|| password::dummy_hash());
+        let verified = password::verify_password(password, hash);
+        let user = match stored {
+            Some(s) if verified && s.password_hash.is_some() && !s.user.disabled => s.user,
+            other => {
+                self.throttle.fail(&email, ip);
+                if let Some(s) = other {
+                    self.log(
+                        &s.user.id,
+                        "sign_in_failed",
+                        None,
+                        ip,
+                        json!({"reason": if s.user.disabled { "disabled" } else { "credentials" }}),
+                    )
+                    .await;
+                } else {
+                    tracing::info!(email, "sign-in failed for an unknown account");
+                }
+                return Err(AuthError::Unauthenticated);
+            }
+        };
+        self.throttle.succeed(&email);
+        let session = random_token(18);
+        let pair = self
+            .new_session(&user.id, &session, ip, Condition::NotExists)
+            .await?;
+        self.log(&user.id, "sign_in", None, ip, json!({"method": "password"}))
+            .await;
+        Ok(pair)
+    }
+
+    async fn new_session(
+        &self,
+        user: &UserId,
+        session: &str,
+        ip: Option<&str>,
+        condition: Condition,
+    ) -> Result<TokenPair, AuthError> {
+        let secret = random_token(32);
+        let ttl = i64::try_from(self.settings.refresh_ttl.as_secs()).unwrap_or(i64::MAX);
+        let stored = StoredSession {
+            user_id: user.clone(),
+            refresh_hash: sha256_hex(&secret),
+            expires_at: Timestamp::now().as_second().saturating_add(ttl),
+            ip: ip.map(str::to_owned),
+        };
+        self.repo.put_session(session, &stored, condition).await?;
+        let access_ttl = i64::try_from(self.settings.access_ttl.as_secs()).unwrap_or(900);
+        Ok(TokenPair {
+            access_token: self
+                .local_tokens()
+                .await?
+                .issue(user.as_str(), session, access_ttl),
+            refresh_token: format!("{session}.{secret}"),
+            token_type: "Bearer",
+            expires_in: self.settings.access_ttl.as_secs(),
+        })
+    }
+
+    /// Exchanges a refresh token for new tokens, rotating it. Presenting an already-used refresh
+    /// token ends the session: it means the token was copied.
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        ip: Option<&str>,
+    ) -> Result<TokenPair, AuthError> {
+        let (session, secret) = refresh_token
+            .split_once('.')
+            .ok_or(AuthError::Unauthenticated)?;
+        let stored = self
+            .repo
+            .session(session)
+            .await?
+            .ok_or(AuthError::Unauthenticated)?;
+        if !constant_time_eq(&stored.refresh_hash, &sha256_hex(secret)) {
+            self.repo.delete_session(session).await?;
+            self.log(
+                &stored.user_id,
+                "session_revoked",
+                None,
+                ip,
+                json!({"reason": "refresh token reuse"}),
+            )
+            .await;
+            return Err(AuthError::Unauthenticated);
+        }
+        if stored.expires_at < Timestamp::now().as_second() {
+            self.repo.delete_session(session).await?;
+            return Err(AuthError::Unauthenticated);
+        }
+        self.active_user(&stored.user_id).await?;
+        let guard = Condition::AttributeEquals {
+            name: "refresh_hash".into(),
+            value: Value::String(stored.refresh_hash),
+        };
+        self.new_session(&stored.user_id, session, ip, guard)
+            .await
+            .map_err(|e| match e {
+                AuthError::Store(StoreError::Conflict { .. } | StoreError::NotFound { .. }) => {
+                    AuthError::Unauthenticated
+                }
+                other => other,
+            })
+    }
+
+    /// Ends the caller's session (Moose tokens); other credentials have nothing to end.
+    pub async fn logout(&self, principal: &Principal, ip: Option<&str>) -> Result<(), AuthError> {
+        if let Credential::Session { session } = &principal.credential {
+            self.repo.delete_session(session).await?;
+            self.log(&principal.user.id, "sign_out", None, ip, json!({}))
+                .await;
+        }
+        Ok(())
+    }
+
+    /// Creates a local user; returns it and the initial password if one was generated.
+    pub async fn create_user(
+        &self,
+        email: &str,
+        role: OrgRole,
+        name: Option<String>,
+        password: Option<&str>,
+        actor: Option<&UserId>,
+    ) -> Result<(User, Option<String>), AuthError> {
+        let email = email.trim().to_lowercase();
+        if !valid_email(&email) {
+            return Err(AuthError::Invalid(format!(
+                "email: {email:?} is not an e-mail address"
+            )));
+        }
+        let generated = password.is_none().then(|| random_token(15));
+        let chosen = password.or(generated.as_deref()).unwrap_or_default();
+        let hash = password::hash_password(chosen)
+            .map_err(|e| AuthError::Invalid(format!("password: {e}")))?;
+        let id = UserId::parse(uuid_like()).map_err(|e| AuthError::Invalid(e.to_string()))?;
+        let user = new_user(id, &email, name, role, IdentitySource::Local);
+        self.repo
+            .create_user(&StoredUser {
+                user: user.clone(),
+                password_hash: Some(hash),
+            })
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict { .. } => {
+                    AuthError::Conflict(format!("a user with e-mail {email} already exists"))
+                }
+                other => other.into(),
+            })?;
+        self.log(
+            &user.id,
+            "user_created",
+            actor,
+            None,
+            json!({"role": role, "by": actor}),
+        )
+        .await;
+        Ok((user, generated))
+    }
+
+    /// A user by id.
+    pub async fn user(&self, id: &UserId) -> Result<User, AuthError> {
+        self.repo
+            .user(id)
+            .await?
+            .map(|s| s.user)
+            .ok_or_else(|| AuthError::NotFound(format!("no user {id}")))
+    }
+
+    /// Every user (directory entries).
+    pub async fn list_users(&self) -> Result<Vec<Value>, AuthError> {
+        Ok(self.repo.list_users().await?)
+    }
+
+    /// Applies a user's change to their own profile.
+    pub async fn update_profile(
+        &self,
+        id: &UserId,
+        patch: ProfilePatch,
+        ip: Option<&str>,
+    ) -> Result<User, AuthError> {
+        validate_patch(&patch)?;
+        let mut stored = self
+            .repo
+            .user(id)
+            .await?
+            .ok_or_else(|| AuthError::NotFound(format!("no user {id}")))?;
+        let changed: Vec<&str> = [
+            patch.name.as_ref().map(|_| "name"),
+            patch.time_zone.as_ref().map(|_| "time_zone"),
+            patch.language.as_ref().map(|_| "language"),
+            patch.contacts.as_ref().map(|_| "contacts"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let u = &mut stored.user;
+        u.name = patch.name.or(u.name.take());
+        u.time_zone = patch.time_zone.unwrap_or(std::mem::take(&mut u.time_zone));
+        u.language = patch.language.unwrap_or(std::mem::take(&mut u.language));
+        u.contacts = patch.contacts.unwrap_or(std::mem::take(&mut u.contacts));
+        self.repo.save_user(&stored).await?;
+        self.log(id, "settings_changed", None, ip, json!({"fields": changed}))
+            .await;
+        Ok(stored.user)
+    }
+
+    /// An administrator changes a user's role or disables/enables them.
+    pub async fn admin_update(
+        &self,
+        actor: &Principal,
+        id: &UserId,
+        role: Option<OrgRole>,
+        disabled: Option<bool>,
+    ) -> Result<User, AuthError> {
+        if &actor.user.id == id
+            && (disabled == Some(true) || role.is_some_and(|r| r < OrgRole::Admin))
+        {
+            return Err(AuthError::Forbidden(
+                "administrators cannot demote or disable themselves".into(),
+            ));
+        }
+        let mut stored = self
+            .repo
+            .user(id)
+            .await?
+            .ok_or_else(|| AuthError::NotFound(format!("no user {id}")))?;
+        let before = (stored.user.role, stored.user.disabled);
+        stored.user.role = role.unwrap_or(stored.user.role);
+        stored.user.disabled = disabled.unwrap_or(stored.user.disabled);
+        self.repo.save_user(&stored).await?;
+        let detail = json!({"role": {"from": before.0, "to": stored.user.role}, "disabled": {"from": before.1, "to": stored.user.disabled}});
+        self.log(id, "account_changed", Some(&actor.user.id), None, detail)
+            .await;
+        Ok(stored.user)
+    }
+
+    /// Whether the system exists.
+    pub async fn system_exists(&self, system: &SystemId) -> Result<bool, AuthError> {
+        Ok(self.repo.system_exists(system).await?)
+    }
+
+    /// The caller's role on a system, if any.
+    pub async fn membership(
+        &self,
+        user: &UserId,
+        system: &SystemId,
+    ) -> Result<Option<SystemRole>, AuthError> {
+        Ok(self.repo.membership(user, system).await?)
+    }
+
+    /// The systems a caller may see: `None` means all of them.
+    pub async fn visible_systems(
+        &self,
+        principal: &Principal,
+    ) -> Result<Option<Vec<Membership>>, AuthError> {
+        if policy::sees_all_systems(principal) {
+            return Ok(None);
+        }
+        Ok(Some(self.repo.memberships_of(&principal.user.id).await?))
+    }
+
+    /// Members of a system.
+    pub async fn members(&self, system: &SystemId) -> Result<Vec<Membership>, AuthError> {
+        Ok(self.repo.members_of(system).await?)
+    }
+
+    /// Grants or changes a membership.
+    pub async fn grant(&self, actor: &Principal, m: Membership) -> Result<(), AuthError> {
+        self.repo.grant(&m).await.map_err(|e| match e {
+            StoreError::Conflict { .. } => AuthError::NotFound(format!("no user {}", m.user)),
+            other => other.into(),
+        })?;
+        let detail = json!({"system": m.system, "role": m.role});
+        self.log(
+            &m.user,
+            "membership_granted",
+            Some(&actor.user.id),
+            None,
+            detail,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Revokes a membership.
+    pub async fn revoke(
+        &self,
+        actor: &Principal,
+        user: &UserId,
+        system: &SystemId,
+    ) -> Result<(), AuthError> {
+        self.repo.revoke(user, system).await.map_err(|e| match e {
+            StoreError::NotFound { .. } => {
+                AuthError::NotFound(format!("user {user} is not a member of system {system}"))
+            }
+            other => other.into(),
+        })?;
+        self.log(
+            user,
+            "membership_revoked",
+            Some(&actor.user.id),
+            None,
+            json!({"system": system}),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Creates an API key; the returned string is the only time the secret is shown.
+    pub async fn create_api_key(
+        &self,
+        actor: &Principal,
+        name: &str,
+        role: OrgRole,
+        read_only: bool,
+    ) -> Result<(StoredApiKey, String), AuthError> {
+        if name.trim().is_empty() || name.len() > 100 {
+            return Err(AuthError::Invalid(
+                "name: must be 1 to 100 characters".into(),
+            ));
+        }
+        if role > actor.user.role {
+            return Err(AuthError::Forbidden(
+                "an API key cannot have more power than its creator".into(),
+            ));
+        }
+        let id = random_token(9).replace(['-', '_'], "x");
+        let secret = random_token(32);
+        let key = StoredApiKey {
+            id: id.clone(),
+            name: name.trim().to_owned(),
+            role,
+            read_only,
+            created_by: actor.user.id.clone(),
+            created_at: now_utc(),
+            revoked: false,
+            hash: sha256_hex(&secret),
+        };
+        self.repo.save_api_key(&key, Condition::NotExists).await?;
+        self.log(
+            &actor.user.id,
+            "api_key_created",
+            None,
+            None,
+            json!({"key": id, "role": role, "read_only": read_only}),
+        )
+        .await;
+        Ok((
+            StoredApiKey {
+                hash: String::new(),
+                ..key
+            },
+            format!("{API_KEY_PREFIX}{id}_{secret}"),
+        ))
+    }
+
+    /// Every API key (without hashes).
+    pub async fn list_api_keys(&self) -> Result<Vec<StoredApiKey>, AuthError> {
+        Ok(self.repo.list_api_keys().await?)
+    }
+
+    /// Revokes an API key.
+    pub async fn revoke_api_key(&self, actor: &Principal, id: &str) -> Result<(), AuthError> {
+        let mut key = self
+            .repo
+            .api_key(id)
+            .await?
+            .ok_or_else(|| AuthError::NotFound(format!("no API key {id}")))?;
+        key.revoked = true;
+        self.repo.save_api_key(&key, Condition::Exists).await?;
+        self.log(
+            &actor.user.id,
+            "api_key_revoked",
+            None,
+            None,
+            json!({"key": id}),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// A user's recent activity, newest first.
+    pub async fn activity(&self, user: &UserId, limit: u32) -> Result<Vec<Activity>, AuthError> {
+        Ok(self.repo.activity(user, limit).await?)
+    }
+
+    /// Records an activity entry; failures are logged, never fatal to the request.
+    pub async fn log(
+        &self,
+        user: &UserId,
+        action: &str,
+        actor: Option<&UserId>,
+        ip: Option<&str>,
+        detail: Value,
+    ) {
+        let entry = Activity {
+            at: now_utc(),
+            action: action.into(),
+            actor: actor.map(ToString::to_string),
+            ip: ip.map(str::to_owned),
+            detail,
+        };
+        if let Err(e) = self.repo.record(user, &entry).await {
+            tracing::error!(error = %e, action, "cannot record activity");
+        }
+    }
+}
+
+fn new_user(
+    id: UserId,
+    email: &str,
+    name: Option<String>,
+    role: OrgRole,
+    source: IdentitySource,
+) -> User {
+    User {
+        id,
+        email: email.to_owned(),
+        name,
+        role,
+        disabled: false,
+        time_zone: "UTC".into(),
+        language: "en".into(),
+        contacts: ContactPoints::default(),
+        source,
+    }
+}
+
+/// A random UUID (v4) for local users: the same shape as Supabase ids.
+fn uuid_like() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

@@ -1,0 +1,82 @@
+//! `moose users create`: local accounts from the command line (the first administrator, and
+//! installations without Supabase).
+
+use std::io::Read;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use moose_auth::{AuthService, OrgRole};
+
+use crate::cli::{Cli, Failure, init_telemetry};
+use crate::serve::{auth_settings, open_store};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UsersCommand {
+    /// Create a local account.
+    Create(CreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CreateArgs {
+    /// Sign-in e-mail
+    #[arg(long)]
+    pub email: String,
+    /// Organisation role: admin, fleet_manager, technician or viewer
+    #[arg(long, value_parser = |s: &str| s.parse::<OrgRole>())]
+    pub role: OrgRole,
+    /// Display name
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Read the password from standard input instead of generating one
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Directory of the embedded store [env: MOOSE_DATA_DIR]
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
+}
+
+pub(crate) fn run(cli: &Cli, command: &UsersCommand) -> Result<(), Failure> {
+    let UsersCommand::Create(args) = command;
+    let serve_like = crate::cli::ServeArgs {
+        bind: None,
+        data_dir: args.data_dir.clone(),
+    };
+    let loaded = cli.load_config(Some(&serve_like))?;
+    init_telemetry(&loaded)?;
+    let password = if args.password_stdin {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read the password from standard input")?;
+        Some(text.trim_end_matches(['\r', '\n']).to_owned())
+    } else {
+        None
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let store = open_store(&loaded.config).await?;
+        let auth = AuthService::new(Arc::clone(&store), auth_settings(&loaded.config));
+        let created = auth
+            .create_user(
+                &args.email,
+                args.role,
+                args.name.clone(),
+                password.as_deref(),
+                None,
+            )
+            .await;
+        store.close().await.ok();
+        let (user, generated) =
+            created.map_err(|e| anyhow::anyhow!("cannot create the user: {e}"))?;
+        println!("created {} user {} ({})", user.role, user.email, user.id);
+        if let Some(password) = generated {
+            println!("initial password (shown once): {password}");
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(())
+}
