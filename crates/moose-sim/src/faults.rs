@@ -30,6 +30,9 @@ pub enum FaultKind {
     Soiling,
     /// Module degradation of `per_year` (fraction) from the fault's start.
     Degradation,
+    /// The inverter is too small for its array: AC output is capped at `ac_limit` (fraction of
+    /// its nominal power), so sunny middays clip.
+    UndersizedInverter,
     /// The whole API answers 503.
     ApiOutage,
     /// The whole API answers 429 (quota exhausted, `responseError` 1011).
@@ -65,6 +68,9 @@ pub struct FaultSpec {
     /// Yearly loss fraction of `degradation`.
     #[serde(default)]
     pub per_year: Option<f64>,
+    /// AC limit of an `undersized_inverter`, as a fraction of nominal power.
+    #[serde(default)]
+    pub ac_limit: Option<f64>,
     /// For `comm_loss`: how long after the end the missing data is delivered (`+<n>[d|h|m]`);
     /// never if absent.
     #[serde(default)]
@@ -247,7 +253,7 @@ impl Scenario {
                 to,
                 code: spec.code,
                 mppt: spec.mppt,
-                rate: spec.loss_per_day.or(spec.per_year),
+                rate: spec.loss_per_day.or(spec.per_year).or(spec.ac_limit),
                 backfill_at,
             };
             let position = scenario.faults.len();
@@ -295,6 +301,14 @@ impl Scenario {
         })
     }
 
+    /// Whether the record of the slot starting at `slot` is ever delivered: not while the
+    /// inverter is offline. (A comm loss delays data or loses the records, but the energy still
+    /// reaches the lifetime counters, so aggregates include it.)
+    pub fn ever_recorded(&self, system: usize, slot: Timestamp) -> bool {
+        self.for_system(system)
+            .all(|f| !(f.kind == FaultKind::InverterOffline && f.active_at(slot)))
+    }
+
     /// Whether Solar.web reaches the system at `now` (flowdata `isOnline`).
     pub fn online(&self, system: usize, now: Timestamp) -> bool {
         self.for_system(system).all(|f| {
@@ -324,7 +338,7 @@ mod tests {
             all.ground_truth().iter().map(|f| f.kind).collect();
         assert_eq!(
             kinds.len(),
-            8,
+            9,
             "the faults scenario has every kind: {kinds:?}"
         );
     }

@@ -245,6 +245,7 @@ fn inverter_ac(
                 let days = t.duration_since(f.from).as_secs_f64() / 86_400.0;
                 dc_factor *= 1.0 - (f.rate.unwrap_or(0.0) * days).min(0.3);
             }
+            FaultKind::UndersizedInverter if active => ac_cap = ac_cap.min(f.rate.unwrap_or(1.0)),
             FaultKind::Degradation if active => {
                 let years = t.duration_since(f.from).as_secs_f64() / (365.25 * 86_400.0);
                 dc_factor *= (1.0 - f.rate.unwrap_or(0.0)).powf(years);

@@ -183,7 +183,8 @@ impl Simulator {
     }
 
     /// Calls `f` for every slot of `system` starting in `from..=to` that has ended by `now`,
-    /// with its day and index, in time order. Does not apply data visibility.
+    /// with its day and index, in time order, from the installation date on. Does not apply data
+    /// visibility.
     pub fn for_each_slot(
         &self,
         system: &SimSystem,
@@ -192,7 +193,8 @@ impl Simulator {
         mut f: impl FnMut(&DaySeries, usize),
     ) {
         let now = self.now();
-        let mut date = local_date(system, from);
+        // Nothing exists before the system was installed.
+        let mut date = local_date(system, from).max(system.installation_date);
         let last = local_date(system, to.min(now));
         while date <= last {
             let day = self.day(system, date);

@@ -104,16 +104,21 @@ fn main() {
             records as f64 / elapsed.as_secs_f64()
         );
 
-        // The same again, days now cached in the simulator: the client and HTTP path.
+        // The same again for systems whose days are still in the simulator's cache (it holds up
+        // to 16,384 system-days and is cleared when full; a 24 h poll touches two local days per
+        // system, and the workers took systems from the end of the list, so the first 1,500 were
+        // polled last): the HTTP and JSON path on both sides without the physics.
+        let cached: Vec<String> = ids.iter().take(1500).cloned().collect();
+        let warm_count = cached.len();
         let c = client.clone();
-        let (elapsed, records) = run_all(ids.clone(), concurrency, move |id| {
+        let (elapsed, records) = run_all(cached, concurrency, move |id| {
             let c = c.clone();
             async move { c.histdata(&id, None, day_ago, now, &[]).await.unwrap().len() }
         })
         .await;
         println!(
-            "  warm histdata: {:.0} system-days/s ({:.0} records/s) served and parsed",
-            ids.len() as f64 / elapsed.as_secs_f64(),
+            "  warm histdata ({warm_count} systems, days cached): {:.0} system-days/s ({:.0} records/s) served and parsed",
+            warm_count as f64 / elapsed.as_secs_f64(),
             records as f64 / elapsed.as_secs_f64()
         );
 

@@ -22,6 +22,10 @@ struct Token {
     jwt: Secret,
     refresh: Option<Secret>,
     expires_at: Timestamp,
+    /// Refresh this long before expiry: five minutes, or a fifth of the lifetime for tokens
+    /// that live less than 25 minutes (otherwise a short-lived token would be renewed before
+    /// every request).
+    margin: jiff::SignedDuration,
 }
 
 /// The current token, shared by all requests; one login or refresh at a time.
@@ -42,9 +46,8 @@ impl TokenCache {
         };
         let mut slot = self.0.lock().await;
         let now = Timestamp::now();
-        let margin = jiff::SignedDuration::try_from(REFRESH_MARGIN).unwrap_or_default();
         let fresh = match slot.take() {
-            Some(token) if token.expires_at.duration_since(now) > margin => token,
+            Some(token) if token.expires_at.duration_since(now) > token.margin => token,
             Some(Token {
                 refresh: Some(refresh),
                 ..
@@ -96,10 +99,15 @@ async fn token_call(client: &SolarWebClient, req: reqwest::RequestBuilder) -> cr
         .unwrap_or_else(|| {
             Timestamp::now() + jiff::SignedDuration::try_from(ASSUMED_LIFETIME).unwrap_or_default()
         });
+    let lifetime = expires_at.duration_since(Timestamp::now());
+    let margin = jiff::SignedDuration::try_from(REFRESH_MARGIN)
+        .unwrap_or_default()
+        .min(lifetime / 5);
     Ok(Token {
         jwt: Secret::new(token.jwt_token),
         refresh: token.refresh_token.map(Secret::new),
         expires_at,
+        margin,
     })
 }
 

@@ -93,6 +93,8 @@ impl SolarWebClient {
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
             .user_agent(concat!("moose/", env!("CARGO_PKG_VERSION")))
+            // Never follow redirects: the access-key headers would go wherever a 3xx points.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| SolarWebError::Connect(format!("cannot build the HTTP client: {e}")))?;
         let limiter = Limiter::new(config.max_concurrency, config.requests_per_second);

@@ -24,7 +24,7 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The delay before retry number `retry` (1-based): exponential with "full jitter"
+    /// The delay before retry number `retry` (1-based): exponential with "equal jitter"
     /// (uniform in `[d/2, d]`), so that many clients failing together do not retry in lockstep;
     /// a server-requested delay wins when given, capped at `max_delay`.
     pub fn delay(&self, retry: u32, requested: Option<Duration>) -> Duration {

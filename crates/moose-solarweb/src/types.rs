@@ -128,14 +128,18 @@ pub struct Device {
     #[serde(default)]
     pub datalogger_id: Option<String>,
     /// Fronius node type (inverters).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_i64")]
     pub node_type: Option<i64>,
     /// MPP trackers (inverters).
-    #[serde(default, rename = "numberMPPTrackers")]
-    pub number_mpp_trackers: Option<u32>,
+    #[serde(
+        default,
+        rename = "numberMPPTrackers",
+        deserialize_with = "lenient_i64"
+    )]
+    pub number_mpp_trackers: Option<i64>,
     /// Phases (inverters).
-    #[serde(default)]
-    pub number_phases: Option<u32>,
+    #[serde(default, deserialize_with = "lenient_i64")]
+    pub number_phases: Option<i64>,
     /// DC peak power per MPPT input in W, keys `dc1`…`dc4` (inverters).
     #[serde(default)]
     pub peak_power: Option<std::collections::BTreeMap<String, Option<f64>>>,
@@ -182,6 +186,7 @@ pub struct DevicesPage {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Count {
     /// The count.
+    #[serde(deserialize_with = "lenient_count")]
     pub count: u64,
 }
 
@@ -228,8 +233,8 @@ pub struct Record {
     /// The record's time (interval start for `histdata`); see [`Record::timestamp`].
     pub log_date_time: String,
     /// Seconds covered by the record (`histdata`); ≈300.
-    #[serde(default)]
-    pub log_duration: Option<u32>,
+    #[serde(default, deserialize_with = "lenient_i64")]
+    pub log_duration: Option<i64>,
     /// The values.
     #[serde(default)]
     pub channels: Vec<Channel>,
@@ -345,23 +350,67 @@ pub struct ErrorBody {
     pub response_message: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum NumberOrString {
-    Number(f64),
-    Text(String),
+/// Accepts a number, a numeric string or `null`; anything else (objects, arrays, booleans,
+/// non-numeric strings) becomes `None` rather than an error, because one odd value must not make
+/// a whole day of data unreadable. A hand-written visitor: this runs for every channel value of
+/// every record, and serde's buffering `untagged` enums cost several times more.
+struct LenientF64;
+
+impl<'de> serde::de::Visitor<'de> for LenientF64 {
+    type Value = Option<f64>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a number, a numeric string or null")
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Some(v).filter(|n| n.is_finite()))
+    }
+    #[allow(clippy::cast_precision_loss)]
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Some(v as f64))
+    }
+    #[allow(clippy::cast_precision_loss)]
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Some(v as f64))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.trim().parse::<f64>().ok().filter(|n| n.is_finite()))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(None)
+    }
 }
 
-/// A number, a numeric string, or `null`; anything else is `None` rather than an error, because
-/// one odd value must not make a whole day of data unreadable.
 fn lenient_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    Ok(
-        match Option::<NumberOrString>::deserialize(d).unwrap_or(None) {
-            Some(NumberOrString::Number(n)) if n.is_finite() => Some(n),
-            Some(NumberOrString::Text(s)) => s.trim().parse::<f64>().ok().filter(|n| n.is_finite()),
-            _ => None,
-        },
-    )
+    d.deserialize_any(LenientF64)
+}
+
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn lenient_count<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    lenient_f64(d)?
+        .filter(|n| *n >= 0.0 && n.fract() == 0.0)
+        .map(|n| n as u64)
+        .ok_or_else(|| serde::de::Error::custom("count is not a non-negative whole number"))
 }
 
 #[allow(clippy::cast_possible_truncation)]

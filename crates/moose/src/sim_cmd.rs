@@ -45,6 +45,11 @@ pub(crate) struct SimArgs {
 pub(crate) fn run(cli: &Cli, args: &SimArgs) -> Result<(), Failure> {
     let loaded = cli.load_config(None)?;
     init_telemetry(&loaded)?;
+    if args.start.is_none() && (args.speed - 1.0).abs() > f64::EPSILON {
+        return Err(Failure::Run(anyhow::anyhow!(
+            "--speed needs --start: a real-time clock cannot run faster"
+        )));
+    }
     let scenario = ScenarioSource::from_arg(&args.scenario)
         .with_context(|| format!("cannot read scenario {}", args.scenario))?;
     let config = SimConfig {
@@ -83,7 +88,7 @@ pub(crate) fn run(cli: &Cli, args: &SimArgs) -> Result<(), Failure> {
             "simulated Solar.web Query API listening on http://{addr}"
         );
         eprintln!(
-            "point Moose at it with:\n  MOOSE_SOLARWEB_BASE_URL=http://{addr} SOLAR_WEB_ACCESS_KEY_ID={} SOLAR_WEB_ACCESS_KEY_VALUE={} moose serve",
+            "Solar.web settings for a client of this simulator:\n  MOOSE_SOLARWEB_BASE_URL=http://{addr}\n  SOLAR_WEB_ACCESS_KEY_ID={}\n  SOLAR_WEB_ACCESS_KEY_VALUE={}",
             args.access_key_id, args.access_key_value
         );
         let (shutdown, reason) = signals::shutdown_on_signal();

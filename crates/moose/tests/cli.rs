@@ -244,3 +244,132 @@ fn a_taken_port_is_reported_with_the_fix() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn a_user_created_on_the_command_line_can_sign_in() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = moose(dir.path())
+        .args([
+            "users",
+            "create",
+            "--email",
+            "Ops@Example.com",
+            "--role",
+            "admin",
+            "--password-stdin",
+            "--data-dir",
+            "data",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long enough password\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("created admin user ops@example.com"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("a long enough password"),
+        "a chosen password is not echoed"
+    );
+
+    let out = moose(dir.path())
+        .args([
+            "users",
+            "create",
+            "--email",
+            "t@example.com",
+            "--role",
+            "technician",
+            "--data-dir",
+            "data",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let generated = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("initial password (shown once): "))
+        .expect("a generated password is shown once")
+        .to_owned();
+
+    let out = moose(dir.path())
+        .args([
+            "users",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--role",
+            "viewer",
+            "--data-dir",
+            "data",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("already exists")
+    );
+    let out = moose(dir.path())
+        .args([
+            "users",
+            "create",
+            "--email",
+            "x@example.com",
+            "--role",
+            "emperor",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("fleet_manager"),
+        "the valid roles are listed"
+    );
+
+    let (server, addr) = Server::start(dir.path());
+    let client = reqwest::Client::new();
+    for (email, password, role) in [
+        ("ops@example.com", "a long enough password", "admin"),
+        ("t@example.com", generated.as_str(), "technician"),
+    ] {
+        let r = client
+            .post(format!("http://{addr}/api/auth/login"))
+            .json(&serde_json::json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let token = r.json::<serde_json::Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let me: serde_json::Value = client
+            .get(format!("http://{addr}/api/users/me"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(me["role"], role);
+    }
+    server.signal("TERM");
+    assert_eq!(server.wait_exit().0, 0);
+}

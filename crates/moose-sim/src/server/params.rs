@@ -147,7 +147,7 @@ pub(crate) fn parse_time(name: &str, raw: &str) -> Result<Timestamp, ApiFailure>
     if let Ok(t) = raw.parse::<Timestamp>() {
         return Ok(t);
     }
-    if raw.len() == 16 && raw.ends_with('Z') {
+    if raw.len() == 16 && raw.is_ascii() && raw.ends_with('Z') {
         let expanded = format!(
             "{}-{}-{}T{}:{}:{}Z",
             &raw[0..4],
@@ -186,5 +186,10 @@ mod tests {
         );
         let err = parse_time("from", "24.03.2025").unwrap_err();
         assert_eq!(err.code, 1005);
+        assert_eq!(
+            parse_time("from", "202\u{e9}0324T16000Z").unwrap_err().code,
+            1005,
+            "no panic on non-ASCII"
+        );
     }
 }

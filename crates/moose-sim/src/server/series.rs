@@ -139,22 +139,48 @@ fn selected(params: &Params, set: &'static [ChannelDef]) -> ApiResult<Vec<&'stat
         .collect()
 }
 
-fn channels_json(
+/// A channel as sent. Typed rather than built as `serde_json::Value`: a day of records is a few
+/// thousand channels, and maps of owned strings made serialisation the simulator's bottleneck.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ChannelOut {
+    channel_name: &'static str,
+    channel_type: &'static str,
+    unit: &'static str,
+    value: Option<f64>,
+}
+
+/// A record as sent (`logDuration` only on histdata).
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RecordOut {
+    log_date_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_duration: Option<i64>,
+    channels: Vec<ChannelOut>,
+}
+
+fn channels_out(
     system: &SimSystem,
     device: Option<DeviceRef>,
     t: &Totals,
     defs: &[&ChannelDef],
-) -> (Value, u64) {
+) -> (Vec<ChannelOut>, u64) {
     let mut points = 0;
-    let channels: Vec<Value> = defs
+    let channels = defs
         .iter()
         .map(|(name, kind, unit, source)| {
-            let v = value(system, device, t, *source);
-            points += u64::from(v.is_some());
-            json!({"channelName": name, "channelType": kind, "unit": unit, "value": v})
+            let value = value(system, device, t, *source);
+            points += u64::from(value.is_some());
+            ChannelOut {
+                channel_name: name,
+                channel_type: kind,
+                unit,
+                value,
+            }
         })
         .collect();
-    (Value::Array(channels), points)
+    (channels, points)
 }
 
 fn slot_totals(day: &DaySeries, i: usize, device: Option<DeviceRef>) -> Totals {
@@ -202,12 +228,16 @@ fn hist(
     });
     let (page, links) = params.page(&records)?;
     let mut points = 0;
-    let data: Vec<Value> = page
+    let data: Vec<RecordOut> = page
         .iter()
         .map(|(start, totals)| {
-            let (channels, p) = channels_json(s, dev, totals, &defs);
+            let (channels, p) = channels_out(s, dev, totals, &defs);
             points += p;
-            json!({"logDateTime": format_time(*start), "logDuration": SLOT_SECS, "channels": channels})
+            RecordOut {
+                log_date_time: format_time(*start),
+                log_duration: Some(SLOT_SECS),
+                channels,
+            }
         })
         .collect();
     sim.api.count_points(points);
@@ -249,8 +279,9 @@ fn day_totals(
         if day.slot_start(i) + SignedDuration::from_secs(SLOT_SECS) > now {
             break;
         }
-        let slot = slot_totals(&day, i, device);
-        add(&mut t, &slot);
+        if sim.scenario.ever_recorded(s.index, day.slot_start(i)) {
+            add(&mut t, &slot_totals(&day, i, device));
+        }
     }
     Some(t)
 }
@@ -456,12 +487,16 @@ fn aggr(
         .collect();
     let (page, links) = params.page(&records)?;
     let mut points = 0;
-    let data: Vec<Value> = page
+    let data: Vec<RecordOut> = page
         .iter()
         .map(|(label, totals)| {
-            let (channels, p) = channels_json(s, dev, totals, &defs);
+            let (channels, p) = channels_out(s, dev, totals, &defs);
             points += p;
-            json!({"logDateTime": label, "channels": channels})
+            RecordOut {
+                log_date_time: label.clone(),
+                log_duration: None,
+                channels,
+            }
         })
         .collect();
     sim.api.count_points(points);
