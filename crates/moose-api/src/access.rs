@@ -46,6 +46,11 @@ pub const ROUTES: &[RouteSpec] = &[
         "/api/users/{user}/activity",
         Rule::OrgRole(OrgRole::Admin),
     ),
+    spec("GET", "/api/systems", Rule::Authenticated),
+    spec("GET", "/api/systems/{system}", Rule::SystemRead),
+    spec("GET", "/api/systems/{system}/production", Rule::SystemRead),
+    spec("GET", "/api/systems/{system}/energy", Rule::SystemRead),
+    spec("GET", "/api/systems/{system}/kpis", Rule::SystemRead),
     spec("GET", "/api/systems/{system}/members", Rule::SystemRead),
     spec(
         "PUT",
@@ -68,7 +73,7 @@ pub const ROUTES: &[RouteSpec] = &[
 ];
 
 fn handler(spec: &RouteSpec) -> MethodRouter<AppState> {
-    use routes::{auth, chat, users};
+    use routes::{auth, chat, systems, users};
     match (spec.method, spec.path) {
         ("POST", "/api/auth/login") => post(auth::login),
         ("POST", "/api/auth/refresh") => post(auth::refresh),
@@ -81,6 +86,11 @@ fn handler(spec: &RouteSpec) -> MethodRouter<AppState> {
         ("POST", "/api/users") => post(users::create),
         ("PATCH", "/api/users/{user}") => patch(users::admin_update),
         ("GET", "/api/users/{user}/activity") => get(users::activity_of),
+        ("GET", "/api/systems") => get(systems::list),
+        ("GET", "/api/systems/{system}") => get(systems::detail),
+        ("GET", "/api/systems/{system}/production") => get(systems::production),
+        ("GET", "/api/systems/{system}/energy") => get(systems::energy),
+        ("GET", "/api/systems/{system}/kpis") => get(systems::kpis),
         ("GET", "/api/systems/{system}/members") => get(users::members),
         ("PUT", "/api/systems/{system}/members/{user}") => put(users::grant),
         ("DELETE", "/api/systems/{system}/members/{user}") => delete(users::revoke),

@@ -19,6 +19,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Background jobs of `moose serve`.
     pub jobs: JobsConfig,
+    /// `solar-data-polling`.
+    pub poll: PollConfig,
     /// The Fronius Solar.web Query API.
     pub solarweb: SolarWebConfig,
     /// Supabase authentication.
@@ -127,6 +129,31 @@ impl Default for JobsConfig {
     fn default() -> Self {
         Self {
             store_check_interval_secs: 60,
+        }
+    }
+}
+
+/// `solar-data-polling`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PollConfig {
+    /// Seconds between passes in `moose serve`.
+    pub interval_secs: u64,
+    /// Systems polled at once.
+    pub concurrency: u64,
+    /// Solar.web requests per second, at most.
+    pub requests_per_second: u64,
+    /// Hours of history a newly seen system starts with.
+    pub initial_lookback_hours: u64,
+}
+
+impl Default for PollConfig {
+    fn default() -> Self {
+        Self {
+            interval_secs: 300,
+            concurrency: 8,
+            requests_per_second: 10,
+            initial_lookback_hours: 24,
         }
     }
 }

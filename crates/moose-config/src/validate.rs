@@ -17,7 +17,21 @@ pub(crate) fn check(config: &Config, origin: impl Fn(&str) -> String) -> Vec<Pro
         });
     };
 
-    let ranges: [(&str, u64, u64, u64); 6] = [
+    let ranges: [(&str, u64, u64, u64); 10] = [
+        ("poll.interval_secs", config.poll.interval_secs, 30, 86_400),
+        ("poll.concurrency", config.poll.concurrency, 1, 64),
+        (
+            "poll.requests_per_second",
+            config.poll.requests_per_second,
+            1,
+            1000,
+        ),
+        (
+            "poll.initial_lookback_hours",
+            config.poll.initial_lookback_hours,
+            1,
+            720,
+        ),
         (
             "auth.access_token_ttl_secs",
             config.auth.access_token_ttl_secs,

@@ -35,6 +35,10 @@ pub(crate) enum Command {
     Serve(ServeArgs),
     /// Serve a simulated fleet over the Solar.web Query API (no credentials needed).
     Sim(crate::sim_cmd::SimArgs),
+    /// Run one solar-data-polling pass now and print its summary.
+    Poll(crate::poll_cmd::PollArgs),
+    /// Import history from Solar.web, day by day (resumable).
+    Backfill(crate::poll_cmd::BackfillArgs),
     /// Manage local user accounts.
     Users {
         #[command(subcommand)]
@@ -55,6 +59,9 @@ pub(crate) struct ServeArgs {
     /// Directory of the embedded store [env: MOOSE_DATA_DIR] [default: ./moose-data]
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Run a simulated fleet inside this process, poll it every minute, and create a demo account
+    #[arg(long)]
+    pub demo: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,7 +5,9 @@
 
 mod cli;
 mod config_cmd;
+mod datasource;
 mod jobs;
+mod poll_cmd;
 mod serve;
 mod signals;
 mod sim_cmd;
@@ -21,6 +23,8 @@ fn main() -> ExitCode {
         cli::Command::Serve(args) => serve::run(&cli, args),
         cli::Command::Config { command } => config_cmd::run(&cli, command),
         cli::Command::Sim(args) => sim_cmd::run(&cli, args),
+        cli::Command::Poll(args) => poll_cmd::poll(&cli, args),
+        cli::Command::Backfill(args) => poll_cmd::backfill(&cli, args),
         cli::Command::Users { command } => users_cmd::run(&cli, command),
     };
     match result {

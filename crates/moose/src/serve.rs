@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use crate::cli::{Cli, Failure, ServeArgs, init_telemetry};
-use crate::{jobs, signals};
+use crate::{datasource, jobs, signals};
 
 /// Why the server stopped. The first reason recorded wins.
 #[derive(Debug, Clone)]
@@ -30,7 +30,7 @@ pub(crate) fn run(cli: &Cli, args: &ServeArgs) -> Result<(), Failure> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(loaded.config))?;
+    runtime.block_on(serve(loaded.config, args.demo))?;
     Ok(())
 }
 
@@ -48,6 +48,38 @@ pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>
     }
 }
 
+/// The demo account: created on the first `--demo` start, with its sign-in printed.
+async fn announce_demo_account(state: &AppState) -> anyhow::Result<()> {
+    const EMAIL: &str = "demo@moose.invalid";
+    match state
+        .auth
+        .create_user(
+            EMAIL,
+            moose_auth::OrgRole::Admin,
+            Some("Demo".into()),
+            None,
+            None,
+        )
+        .await
+    {
+        Ok((_, Some(password))) => {
+            eprintln!("demo: sign in as {EMAIL} with password {password}");
+            eprintln!(
+                "demo: curl -s localhost:<port>/api/auth/login -H 'content-type: application/json' -d '{{\"email\":\"{EMAIL}\",\"password\":\"{password}\"}}'"
+            );
+            Ok(())
+        }
+        Ok((_, None)) => Ok(()),
+        Err(moose_auth::AuthError::Conflict(_)) => {
+            eprintln!(
+                "demo: the account {EMAIL} exists; its password was printed when it was created (remove the data directory to start over)"
+            );
+            Ok(())
+        }
+        Err(e) => Err(anyhow::anyhow!("cannot create the demo account: {e}")),
+    }
+}
+
 /// Authentication settings from the configuration.
 pub(crate) fn auth_settings(config: &Config) -> AuthSettings {
     AuthSettings {
@@ -58,7 +90,7 @@ pub(crate) fn auth_settings(config: &Config) -> AuthSettings {
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
     let bind = config.http.bind;
     let listener = TcpListener::bind(bind).await.with_context(|| {
@@ -75,10 +107,18 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         request_timeout: Duration::from_secs(config.http.request_timeout_secs),
         body_limit: usize::try_from(config.http.body_limit_bytes).unwrap_or(usize::MAX),
     };
-    let app = moose_api::router(
-        AppState::new(Arc::clone(&store), auth_settings(&config)),
-        limits,
-    );
+    let state = AppState::new(Arc::clone(&store), auth_settings(&config));
+    let source = if demo {
+        announce_demo_account(&state).await?;
+        Some(datasource::start_demo(&config, &shutdown).await?)
+    } else {
+        let client = datasource::from_config(&config)?;
+        if client.is_none() {
+            tracing::warn!("{}", datasource::NO_SOURCE);
+        }
+        client
+    };
+    let app = moose_api::router(state, limits);
     let mut server = tokio::spawn(moose_api::serve(
         listener,
         app,
@@ -86,6 +126,18 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     ));
     let mut job_set = JoinSet::new();
     jobs::spawn_all(&mut job_set, &config, &store, &shutdown);
+    if let Some(client) = source {
+        let (repo, settings, every, token) = (
+            moose_solardata::SolarRepo::new(Arc::clone(&store)),
+            datasource::poll_settings(&config),
+            datasource::interval(&config, demo),
+            shutdown.clone(),
+        );
+        job_set.spawn(async move {
+            moose_solardata::run_schedule(client, repo, settings, every, token).await;
+            ("solar-data-polling", Ok(()))
+        });
+    }
     tracing::info!(%addr, version = env!("CARGO_PKG_VERSION"), "moose is listening on http://{addr}");
 
     // Run until a signal arrives, the server dies, or a job fails.

@@ -41,6 +41,7 @@ pub(crate) fn run(cli: &Cli, command: &UsersCommand) -> Result<(), Failure> {
     let serve_like = crate::cli::ServeArgs {
         bind: None,
         data_dir: args.data_dir.clone(),
+        demo: false,
     };
     let loaded = cli.load_config(Some(&serve_like))?;
     init_telemetry(&loaded)?;

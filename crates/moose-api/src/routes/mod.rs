@@ -3,6 +3,7 @@
 
 pub(crate) mod auth;
 pub(crate) mod chat;
+pub(crate) mod systems;
 pub(crate) mod users;
 
 use std::net::SocketAddr;

@@ -18,6 +18,7 @@ use tower::ServiceExt;
 pub const PASSWORD: &str = "correct horse battery staple";
 
 pub struct Org {
+    pub store: Arc<dyn Store>,
     pub app: Router,
     pub state: AppState,
     pub db: PathBuf,
@@ -45,13 +46,14 @@ impl Org {
                 .unwrap(),
         );
         for system in ["A", "B"] {
-            let item = Item::new(
-                Key::new(
-                    keys::system_pk(&SystemId::parse(system).unwrap()),
-                    keys::SK_META,
-                ),
-                json!({"name": system}).as_object().unwrap().clone(),
+            let meta = json!({"id": system, "name": format!("System {system}"), "peak_power_w": 5000.0, "time_zone": "Europe/Vienna",
+                              "latitude": 48.2, "longitude": 14.0, "city": "Wels", "country": "AT", "installation_date": null, "active": true});
+            let key = Key::new(
+                keys::system_pk(&SystemId::parse(system).unwrap()),
+                keys::SK_META,
             );
+            let item = Item::new(key, meta.as_object().unwrap().clone())
+                .with_gsi1(keys::GSI1_ALL_SYSTEMS, system);
             store.put(item, Condition::None).await.unwrap();
         }
         let state = AppState::new(Arc::clone(&store), AuthSettings::default());
@@ -71,6 +73,7 @@ impl Org {
             ids.push(user.id);
         }
         let org = Self {
+            store: Arc::clone(&store),
             app: moose_api::router(state.clone(), HttpLimits::default()),
             state,
             db: dir.path().join(moose_store_sqlite::DATABASE_FILE),
@@ -139,6 +142,24 @@ impl Org {
             headers,
             body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         }
+    }
+
+    /// The body as text (CSV responses).
+    pub async fn call_raw(&self, method: &str, uri: &str, token: Option<&str>) -> String {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let response = self
+            .app
+            .clone()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
     }
 
     pub async fn login(&self, email: &str) -> (String, String) {

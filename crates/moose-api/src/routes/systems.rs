@@ -1,0 +1,415 @@
+//! `solar-data-service`: systems, production series, energy aggregates and KPIs.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use jiff::civil::Date;
+use jiff::{SignedDuration, Timestamp};
+use moose_domain::SystemId;
+use moose_solardata::SolarRepo;
+use moose_solardata::query::{self, Resolution};
+use moose_solardata::repo::SystemMeta;
+use moose_solardata::series::Energy;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::Caller;
+use crate::{ApiError, ApiQuery, ApiResult, AppState};
+
+fn repo(state: &AppState) -> SolarRepo {
+    SolarRepo::new(state.store.clone())
+}
+
+async fn meta(state: &AppState, raw: &str) -> ApiResult<SystemMeta> {
+    let id = SystemId::parse(raw).map_err(|_| ApiError::NotFound("no such system".into()))?;
+    repo(state)
+        .meta(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such system".into()))
+}
+
+async fn summary(state: &AppState, m: &SystemMeta) -> ApiResult<Value> {
+    let cursor = repo(state).cursor(&m.id).await?;
+    Ok(json!({
+        "id": m.id, "name": m.name, "peak_power_w": m.peak_power_w, "time_zone": m.time_zone,
+        "city": m.city, "country": m.country, "active": m.active,
+        "location": m.latitude.zip(m.longitude).map(|(lat, lon)| json!({"latitude": lat, "longitude": lon})),
+        "installation_date": m.installation_date,
+        "last_data_at": cursor.and_then(|c| c.last_data_at),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    #[serde(default = "default_limit")]
+    limit: u32,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+fn default_limit() -> u32 {
+    100
+}
+
+/// Page cursors are opaque to callers; hex keeps them URL-safe whatever the store puts in them.
+fn encode_cursor(raw: &str) -> String {
+    raw.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_cursor(hex: &str) -> ApiResult<String> {
+    let bad =
+        || ApiError::bad_request("invalid_query", "cursor: not a cursor returned by this API");
+    if !hex.len().is_multiple_of(2) {
+        return Err(bad());
+    }
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|_| bad())?;
+    String::from_utf8(bytes).map_err(|_| bad())
+}
+
+/// The systems the caller may see, a page at a time.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    if !(1..=1000).contains(&q.limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "limit: must be between 1 and 1000",
+        ));
+    }
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let (metas, next) = match state.auth.visible_systems(&caller).await? {
+        None => repo(&state).list_systems(q.limit, after).await?,
+        Some(memberships) => {
+            let mut ids: Vec<SystemId> = memberships.into_iter().map(|m| m.system).collect();
+            ids.sort();
+            let start = after.as_deref().map_or(0, |c| {
+                ids.iter()
+                    .position(|id| id.as_str() > c)
+                    .unwrap_or(ids.len())
+            });
+            let page: Vec<SystemId> = ids
+                .iter()
+                .skip(start)
+                .take(q.limit as usize)
+                .cloned()
+                .collect();
+            let mut metas = Vec::new();
+            for id in &page {
+                metas.extend(repo(&state).meta(id).await?);
+            }
+            let next = (start + page.len() < ids.len())
+                .then(|| page.last().map(ToString::to_string))
+                .flatten();
+            (metas, next)
+        }
+    };
+    let mut systems = Vec::new();
+    for m in &metas {
+        systems.push(summary(&state, m).await?);
+    }
+    Ok(Json(
+        json!({"systems": systems, "next_cursor": next.as_deref().map(encode_cursor)}),
+    ))
+}
+
+/// A system: metadata, devices, last data time and today's energy.
+pub(crate) async fn detail(
+    State(state): State<AppState>,
+    Path(system): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let m = meta(&state, &system).await?;
+    let mut body = summary(&state, &m).await?;
+    let today = Timestamp::now().to_zoned_datetime(m.tz()).date();
+    let energy = repo(&state)
+        .daily(&m.id, today, today)
+        .await?
+        .first()
+        .map(|(_, e)| *e)
+        .unwrap_or_default();
+    body["devices"] = serde_json::to_value(repo(&state).devices(&m.id).await?).unwrap_or_default();
+    body["today"] = json!({"date": today, "energy": energy});
+    Ok(Json(body))
+}
+
+/// A `from`/`to` parameter: a local date (`2026-06-01`, midnight at the site) or an instant.
+fn parse_bound(name: &str, raw: &str, m: &SystemMeta) -> ApiResult<Timestamp> {
+    if let Ok(t) = raw.parse::<Timestamp>() {
+        return Ok(t);
+    }
+    let date: Date = raw.parse().map_err(|_| {
+        ApiError::bad_request("invalid_query", format!("{name}: {raw:?} is neither a date (2026-06-01) nor an instant (2026-06-01T10:00:00Z)"))
+    })?;
+    Ok(query::local_midnight(m, date))
+}
+
+fn parse_date(name: &str, raw: &str) -> ApiResult<Date> {
+    raw.parse().map_err(|_| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!("{name}: {raw:?} is not a date such as 2026-06-01"),
+        )
+    })
+}
+
+fn wants_csv(headers: &HeaderMap, format: Option<&str>) -> ApiResult<bool> {
+    match format {
+        Some("csv") => Ok(true),
+        Some("json") => Ok(false),
+        Some(other) => Err(ApiError::bad_request(
+            "invalid_query",
+            format!("format: {other:?} is not json or csv"),
+        )),
+        None => Ok(headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/csv"))),
+    }
+}
+
+fn fmt(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.3}")).unwrap_or_default()
+}
+
+fn csv(rows: impl Iterator<Item = (String, Energy)>) -> Response {
+    let mut out = String::from(
+        "start,produced_wh,fed_in_wh,purchased_wh,consumed_wh,battery_charged_wh,battery_discharged_wh,records\n",
+    );
+    for (label, e) in rows {
+        out.push_str(&format!(
+            "{label},{},{},{},{},{},{},{}\n",
+            fmt(e.produced_wh),
+            fmt(e.fed_in_wh),
+            fmt(e.purchased_wh),
+            fmt(e.consumed_wh),
+            fmt(e.battery_charged_wh),
+            fmt(e.battery_discharged_wh),
+            e.records
+        ));
+    }
+    let mut r = out.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    r
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProductionQuery {
+    from: Option<String>,
+    to: Option<String>,
+    resolution: Option<String>,
+    format: Option<String>,
+}
+
+/// The production series of `from..to`: explicit units, the site's time zone, gaps as `null`.
+pub(crate) async fn production(
+    State(state): State<AppState>,
+    Path(system): Path<String>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<ProductionQuery>,
+) -> ApiResult<Response> {
+    let m = meta(&state, &system).await?;
+    let resolution = match q.resolution.as_deref() {
+        None => Resolution::Hour,
+        Some(r) => Resolution::parse(r).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!("resolution: {r:?} is not one of 5m, 15m, 1h, 1d, 1mo"),
+            )
+        })?,
+    };
+    let csv_out = wants_csv(&headers, q.format.as_deref())?;
+    let today = Timestamp::now().to_zoned_datetime(m.tz()).date();
+    let to = match &q.to {
+        Some(raw) => parse_bound("to", raw, &m)?,
+        None => query::local_midnight(&m, today.tomorrow().unwrap_or(today)),
+    };
+    let from = match &q.from {
+        Some(raw) => parse_bound("from", raw, &m)?,
+        None => query::local_midnight(&m, today),
+    };
+    if from >= to {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "from: must be before to",
+        ));
+    }
+    if to.duration_since(from) > SignedDuration::from_hours(24 * resolution.max_days()) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!(
+                "resolution: at {} a request may span at most {} days; use a coarser resolution or a shorter range",
+                q.resolution.as_deref().unwrap_or("1h"),
+                resolution.max_days()
+            ),
+        ));
+    }
+    let points = query::production(&repo(&state), &m, from, to, resolution).await?;
+    if csv_out {
+        return Ok(csv(points
+            .into_iter()
+            .map(|p| (p.start.to_string(), p.energy))));
+    }
+    Ok(Json(json!({
+        "system_id": m.id, "time_zone": m.time_zone, "resolution": resolution, "unit": "Wh",
+        "from": from, "to": to, "points": points,
+    }))
+    .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EnergyQuery {
+    period: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    format: Option<String>,
+}
+
+/// Energy per local day, month or year.
+pub(crate) async fn energy(
+    State(state): State<AppState>,
+    Path(system): Path<String>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<EnergyQuery>,
+) -> ApiResult<Response> {
+    let m = meta(&state, &system).await?;
+    let csv_out = wants_csv(&headers, q.format.as_deref())?;
+    let today = Timestamp::now().to_zoned_datetime(m.tz()).date();
+    let period = q.period.as_deref().unwrap_or("day");
+    let (default_from, resolution) = match period {
+        "day" => (
+            today
+                .checked_sub(jiff::Span::new().days(29))
+                .unwrap_or(today),
+            Resolution::Day,
+        ),
+        "month" | "year" => (
+            Date::new(today.year() - 1, today.month(), 1).unwrap_or(today),
+            Resolution::Month,
+        ),
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("period: {other:?} is not one of day, month, year"),
+            ));
+        }
+    };
+    let to =
+        q.to.as_deref()
+            .map(|r| parse_date("to", r))
+            .transpose()?
+            .unwrap_or(today);
+    let mut from = q
+        .from
+        .as_deref()
+        .map(|r| parse_date("from", r))
+        .transpose()?
+        .unwrap_or(default_from);
+    if period == "year" && q.from.is_none() {
+        from = m.installation_date.unwrap_or(default_from);
+    }
+    if from > to {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "from: must not be after to",
+        ));
+    }
+    if period == "day" && (to - from).get_days() > 3660 {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "period: at most 3660 days per request",
+        ));
+    }
+    let start = query::local_midnight(&m, from);
+    let end = query::local_midnight(&m, to.tomorrow().unwrap_or(to));
+    let points = query::production(&repo(&state), &m, start, end, resolution).await?;
+    let rows: Vec<(String, Energy)> = if period == "year" {
+        let mut years: Vec<(String, Energy)> = Vec::new();
+        for p in points {
+            let label = p.start.to_zoned_datetime(m.tz()).year().to_string();
+            match years.last_mut() {
+                Some((y, e)) if *y == label => e.add(&p.energy),
+                _ => years.push((label, p.energy)),
+            }
+        }
+        years
+    } else {
+        points
+            .into_iter()
+            .map(|p| {
+                let d = p.start.to_zoned_datetime(m.tz()).date();
+                (
+                    if period == "day" {
+                        d.to_string()
+                    } else {
+                        format!("{:04}-{:02}", d.year(), d.month())
+                    },
+                    p.energy,
+                )
+            })
+            .collect()
+    };
+    if csv_out {
+        return Ok(csv(rows.into_iter()));
+    }
+    let list: Vec<Value> = rows
+        .into_iter()
+        .map(|(label, e)| json!({"period": label, "energy": e}))
+        .collect();
+    Ok(Json(json!({"system_id": m.id, "time_zone": m.time_zone, "period": period, "unit": "Wh", "from": from, "to": to, "energy": list})).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct KpiQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// KPIs of a range of local days.
+pub(crate) async fn kpis(
+    State(state): State<AppState>,
+    Path(system): Path<String>,
+    ApiQuery(q): ApiQuery<KpiQuery>,
+) -> ApiResult<Json<Value>> {
+    let m = meta(&state, &system).await?;
+    let today = Timestamp::now().to_zoned_datetime(m.tz()).date();
+    let to =
+        q.to.as_deref()
+            .map(|r| parse_date("to", r))
+            .transpose()?
+            .unwrap_or(today);
+    let from = q
+        .from
+        .as_deref()
+        .map(|r| parse_date("from", r))
+        .transpose()?
+        .unwrap_or(to.checked_sub(jiff::Span::new().days(29)).unwrap_or(to));
+    if from > to {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "from: must not be after to",
+        ));
+    }
+    if (to - from).get_days() > 366 {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "to: KPIs cover at most 366 days per request",
+        ));
+    }
+    let k = query::kpis(&repo(&state), &m, from, to).await?;
+    Ok(Json(
+        json!({"system_id": m.id, "from": from, "to": to, "kpis": k}),
+    ))
+}

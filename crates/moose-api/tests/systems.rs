@@ -1,0 +1,345 @@
+//! solar-data-service over data that solar-data-polling pulled from the simulator.
+
+mod common;
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use common::Org;
+use jiff::{SignedDuration, Timestamp};
+use moose_domain::Secret;
+use moose_sim::{SimConfig, Simulator};
+use moose_solardata::{PollSettings, SolarRepo, poll_once};
+use moose_solarweb::{AggrPeriod, ClientConfig, Credentials, SolarWebClient};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+struct Fleet {
+    org: Org,
+    sim: Arc<Simulator>,
+    client: SolarWebClient,
+}
+
+async fn fleet() -> Fleet {
+    let org = Org::new().await;
+    let start: Timestamp = "2026-06-08T00:00:00Z".parse().unwrap();
+    let sim = Arc::new(
+        Simulator::new(SimConfig {
+            systems: 3,
+            seed: 5,
+            start: Some(start),
+            speed: 0.0,
+            install_days: (30, 40),
+            ..SimConfig::default()
+        })
+        .unwrap(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = moose_sim::router(Arc::clone(&sim));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let creds = Credentials {
+        access_key_id: Secret::new(moose_sim::DEFAULT_ACCESS_KEY_ID),
+        access_key_value: Secret::new(moose_sim::DEFAULT_ACCESS_KEY_VALUE),
+        login: None,
+    };
+    let mut cc = ClientConfig::new(url, creds);
+    cc.requests_per_second = 10_000.0;
+    let client = SolarWebClient::new(cc).unwrap();
+    let repo = SolarRepo::new(Arc::clone(&org.store));
+    let settings = PollSettings {
+        initial_lookback: SignedDuration::from_hours(72),
+        sun_aware: false,
+        ..PollSettings::default()
+    };
+    let now = start + SignedDuration::from_hours(12);
+    sim.clock.set(now);
+    let summary = poll_once(&client, &repo, &settings, now, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(summary.records_written > 3 * 600, "{summary:?}");
+    Fleet { org, sim, client }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_energy_and_kpis_match_the_source_and_respect_access() {
+    let f = fleet().await;
+    let (admin, _) = f.org.login("admin@example.com").await;
+    let list = f
+        .org
+        .call("GET", "/api/systems?limit=2", Some(&admin), None)
+        .await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    assert_eq!(list.body["systems"].as_array().unwrap().len(), 2);
+    let next = list.body["next_cursor"].as_str().unwrap().to_owned();
+    let rest = f
+        .org
+        .call(
+            "GET",
+            &format!("/api/systems?limit=100&cursor={next}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        rest.body["systems"].as_array().unwrap().len(),
+        3,
+        "5 systems in all (2 seeded + 3 polled): {} then {}",
+        list.body,
+        rest.body
+    );
+
+    let (viewer, _) = f.org.login("viewer@example.com").await;
+    let mine = f.org.call("GET", "/api/systems", Some(&viewer), None).await;
+    let ids: Vec<&str> = mine.body["systems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["A"], "a viewer lists only their systems");
+
+    let s = &f.sim.fleet.systems[0];
+    let detail = f
+        .org
+        .call("GET", &format!("/api/systems/{}", s.id), Some(&admin), None)
+        .await;
+    assert_eq!(detail.status, StatusCode::OK, "{}", detail.body);
+    assert!(
+        detail.body["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["device_type"] == "Inverter")
+    );
+    assert!(detail.body["last_data_at"].is_string());
+    assert_eq!(
+        f.org
+            .call(
+                "GET",
+                &format!("/api/systems/{}", s.id),
+                Some(&viewer),
+                None
+            )
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    let day = jiff::civil::date(2026, 6, 7);
+    let aggr = f
+        .client
+        .aggrdata(
+            &s.id,
+            None,
+            AggrPeriod::Days(day, day),
+            &["EnergyProductionTotal"],
+        )
+        .await
+        .unwrap();
+    let truth =
+        moose_solarweb::types::channel_value(&aggr[0].channels, "EnergyProductionTotal").unwrap();
+    let daily = f
+        .org
+        .call(
+            "GET",
+            &format!(
+                "/api/systems/{}/production?from=2026-06-07&to=2026-06-08&resolution=1d",
+                s.id
+            ),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(daily.status, StatusCode::OK, "{}", daily.body);
+    assert_eq!(daily.body["unit"], "Wh");
+    assert_eq!(daily.body["time_zone"], s.tz_name);
+    let produced = daily.body["points"][0]["produced_wh"].as_f64().unwrap();
+    assert!(
+        (produced - truth).abs() < 1.0,
+        "API {produced} vs simulator {truth}"
+    );
+
+    let fine = f
+        .org
+        .call(
+            "GET",
+            &format!(
+                "/api/systems/{}/production?from=2026-06-07&to=2026-06-08&resolution=5m",
+                s.id
+            ),
+            Some(&admin),
+            None,
+        )
+        .await;
+    let points = fine.body["points"].as_array().unwrap();
+    assert!((276..=300).contains(&points.len()), "{}", points.len());
+    let sum: f64 = points
+        .iter()
+        .filter_map(|p| p["produced_wh"].as_f64())
+        .sum();
+    assert!((sum - truth).abs() < 1.0);
+    let hourly = f
+        .org
+        .call(
+            "GET",
+            &format!(
+                "/api/systems/{}/production?from=2026-06-07&to=2026-06-08&resolution=1h",
+                s.id
+            ),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert!((23..=25).contains(&hourly.body["points"].as_array().unwrap().len()));
+    // The future has no data: gaps are null, not zero.
+    let ahead = f
+        .org
+        .call(
+            "GET",
+            &format!(
+                "/api/systems/{}/production?from=2026-06-09&to=2026-06-10&resolution=1h",
+                s.id
+            ),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert!(
+        ahead.body["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["produced_wh"].is_null() && p["records"] == 0)
+    );
+
+    let energy = f
+        .org
+        .call(
+            "GET",
+            &format!(
+                "/api/systems/{}/energy?period=day&from=2026-06-06&to=2026-06-07",
+                s.id
+            ),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(energy.status, StatusCode::OK, "{}", energy.body);
+    assert_eq!(energy.body["energy"][1]["period"], "2026-06-07");
+    assert!(
+        (energy.body["energy"][1]["energy"]["produced_wh"]
+            .as_f64()
+            .unwrap()
+            - truth)
+            .abs()
+            < 1.0
+    );
+    let month = f
+        .org
+        .call(
+            "GET",
+            &format!(
+                "/api/systems/{}/energy?period=month&from=2026-06-01&to=2026-06-30",
+                s.id
+            ),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(month.body["energy"][0]["period"], "2026-06");
+    let csv = f
+        .org
+        .call_raw(
+            "GET",
+            &format!(
+                "/api/systems/{}/energy?period=day&from=2026-06-07&to=2026-06-07&format=csv",
+                s.id
+            ),
+            Some(&admin),
+        )
+        .await;
+    assert!(csv.starts_with("start,produced_wh,"), "{csv}");
+    assert!(
+        csv.lines().nth(1).unwrap().starts_with("2026-06-07,"),
+        "{csv}"
+    );
+
+    let kpis = f
+        .org
+        .call(
+            "GET",
+            &format!("/api/systems/{}/kpis?from=2026-06-07&to=2026-06-07", s.id),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(kpis.status, StatusCode::OK, "{}", kpis.body);
+    let k = &kpis.body["kpis"];
+    let yield_ = k["specific_yield_kwh_per_kwp"].as_f64().unwrap();
+    assert!((yield_ - truth / s.peak_power_w()).abs() < 1e-6, "kWh/kWp");
+    let pi = k["performance_index"].as_f64().unwrap();
+    assert!(
+        pi > 0.0 && pi < 1.2,
+        "production against the clear-sky expectation: {pi}"
+    );
+    assert!(k["data_completeness"].as_f64().unwrap() > 0.99);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_parameters_get_a_400_naming_the_parameter() {
+    let f = fleet().await;
+    let (admin, _) = f.org.login("admin@example.com").await;
+    let id = &f.sim.fleet.systems[0].id;
+    let cases = [
+        (
+            format!("/api/systems/{id}/production?from=2026-13-01"),
+            "from",
+        ),
+        (format!("/api/systems/{id}/production?to=yesterday"), "to"),
+        (
+            format!("/api/systems/{id}/production?from=2026-06-08&to=2026-06-07"),
+            "from",
+        ),
+        (
+            format!("/api/systems/{id}/production?resolution=2m"),
+            "resolution",
+        ),
+        (
+            format!("/api/systems/{id}/production?from=2026-01-01&to=2026-06-01&resolution=5m"),
+            "resolution",
+        ),
+        (format!("/api/systems/{id}/production?format=xml"), "format"),
+        (
+            format!("/api/systems/{id}/production?colour=blue"),
+            "colour",
+        ),
+        (format!("/api/systems/{id}/energy?period=week"), "period"),
+        (format!("/api/systems/{id}/energy?from=06/01/2026"), "from"),
+        (
+            format!("/api/systems/{id}/kpis?from=2024-01-01&to=2026-01-01"),
+            "to",
+        ),
+        ("/api/systems?limit=0".to_owned(), "limit"),
+    ];
+    for (uri, param) in cases {
+        let r = f.org.call("GET", &uri, Some(&admin), None).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{uri}: {}", r.body);
+        assert!(
+            r.body["error"]["message"].as_str().unwrap().contains(param),
+            "{uri} names {param}: {}",
+            r.body
+        );
+    }
+    let r = f
+        .org
+        .call(
+            "GET",
+            "/api/systems/no-such-system/production",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let _ = json!({});
+}

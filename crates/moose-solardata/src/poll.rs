@@ -1,0 +1,442 @@
+//! `solar-data-polling`: one pass over the fleet.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use jiff::civil::Date;
+use jiff::{SignedDuration, Timestamp};
+use moose_domain::DeviceId;
+use moose_solarweb::types::Record;
+use moose_solarweb::{SolarWebClient, SolarWebError};
+use moose_store::StoreError;
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::repo::{DayWrite, IngestCursor, SolarRepo, SystemMeta, VersionedChunk};
+use crate::series::{DayChunk, Energy, INVERTER_CHANNELS, SLOT_SECS, SYSTEM_CHANNELS};
+
+/// One record as stored: its start and its channel values.
+type Sample = (Timestamp, Vec<Option<f64>>);
+/// Records of one inverter.
+type DeviceSamples = (DeviceId, Vec<Sample>);
+
+/// Why a pass (or a system within it) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SolarDataError {
+    /// Solar.web failed.
+    #[error(transparent)]
+    SolarWeb(#[from] SolarWebError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SolarDataError {
+    fn kind(&self) -> String {
+        match self {
+            Self::SolarWeb(e) => format!("solarweb_{}", e.kind()),
+            Self::Store(_) => "store".into(),
+        }
+    }
+}
+
+/// How a pass behaves.
+#[derive(Debug, Clone)]
+pub struct PollSettings {
+    /// Systems polled at once.
+    pub concurrency: usize,
+    /// A system never polled before starts this far back.
+    pub initial_lookback: SignedDuration,
+    /// Each poll re-asks this much before the cursor (records arriving just after a poll).
+    pub overlap: SignedDuration,
+    /// Gaps this recent are asked for again on every pass until they fill (late data).
+    pub late_window: SignedDuration,
+    /// Skip systems whose sun has been down since their last poll.
+    pub sun_aware: bool,
+    /// Sun elevation (degrees) below which a site is dark.
+    pub dark_below_deg: f64,
+}
+
+impl Default for PollSettings {
+    fn default() -> Self {
+        Self {
+            concurrency: 8,
+            initial_lookback: SignedDuration::from_hours(24),
+            overlap: SignedDuration::from_mins(15),
+            late_window: SignedDuration::from_hours(12),
+            sun_aware: true,
+            dark_below_deg: -3.0,
+        }
+    }
+}
+
+/// What a pass did: logged after every run and returned to the caller.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PollSummary {
+    /// Fleet changes.
+    pub discovery: crate::DiscoverySummary,
+    /// Active systems considered.
+    pub systems: usize,
+    /// Systems whose data was requested.
+    pub polled: usize,
+    /// Systems skipped because their sun was down throughout.
+    pub skipped_dark: usize,
+    /// 5-minute records newly stored or corrected (system and inverters).
+    pub records_written: usize,
+    /// Day items written.
+    pub days_written: usize,
+    /// Solar.web calls made.
+    pub calls: u64,
+    /// Solar.web data points billed.
+    pub data_points: u64,
+    /// Failed systems by error kind.
+    pub errors: BTreeMap<String, usize>,
+    /// Wall time, ms.
+    pub duration_ms: u128,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct SystemOutcome {
+    pub(crate) polled: bool,
+    pub(crate) records: usize,
+    pub(crate) days: usize,
+}
+
+/// One pass: discover the fleet, then ingest every active system's new 5-minute data. Stops
+/// early (between systems) when `cancel` fires.
+pub async fn poll_once(
+    client: &SolarWebClient,
+    repo: &SolarRepo,
+    settings: &PollSettings,
+    now: Timestamp,
+    cancel: &CancellationToken,
+) -> Result<PollSummary, SolarDataError> {
+    let started = Instant::now();
+    let before = client.stats().snapshot();
+    let discovery = crate::discover(client, repo).await?;
+    let systems: Vec<SystemMeta> = repo
+        .all_systems()
+        .await?
+        .into_iter()
+        .filter(|m| m.active)
+        .collect();
+    let mut summary = PollSummary {
+        discovery,
+        systems: systems.len(),
+        ..PollSummary::default()
+    };
+    let mut results = futures_util::stream::iter(systems)
+        .map(|meta| async move {
+            if cancel.is_cancelled() {
+                return (meta, Ok(SystemOutcome::default()));
+            }
+            let outcome = poll_system(client, repo, settings, &meta, now).await;
+            (meta, outcome)
+        })
+        .buffer_unordered(settings.concurrency.max(1));
+    while let Some((meta, outcome)) = results.next().await {
+        match outcome {
+            Ok(o) if o.polled => {
+                summary.polled += 1;
+                summary.records_written += o.records;
+                summary.days_written += o.days;
+            }
+            Ok(_) => summary.skipped_dark += usize::from(!cancel.is_cancelled()),
+            Err(e) => {
+                tracing::warn!(system = %meta.id, error = %e, "polling a system failed; its cursor stays where it was");
+                *summary.errors.entry(e.kind()).or_default() += 1;
+            }
+        }
+    }
+    let after = client.stats().snapshot();
+    summary.calls = after.total_calls() - before.total_calls();
+    summary.data_points = after.total_data_points() - before.total_data_points();
+    summary.duration_ms = started.elapsed().as_millis();
+    Ok(summary)
+}
+
+fn dark(meta: &SystemMeta, settings: &PollSettings, from: Timestamp, to: Timestamp) -> bool {
+    let Some(site) = meta.site() else {
+        return false;
+    };
+    let mut t = from;
+    while t <= to {
+        if moose_pvmodel::sun_position(&site, t).elevation_deg > settings.dark_below_deg {
+            return false;
+        }
+        t += SignedDuration::from_mins(10);
+    }
+    moose_pvmodel::sun_position(&site, to).elevation_deg <= settings.dark_below_deg
+}
+
+/// The earliest missing slot after `since` that lies between two stored slots of its day: a
+/// hole that late data may still fill.
+fn earliest_gap(chunks: &[DayChunk], since: Timestamp) -> Option<Timestamp> {
+    chunks.iter().find_map(|c| {
+        let (first, last) = (*c.slots.keys().next()?, *c.slots.keys().next_back()?);
+        (first..last)
+            .find(|i| !c.slots.contains_key(i) && c.slot_start(*i) >= since)
+            .map(|i| c.slot_start(i))
+    })
+}
+
+fn local_date(meta: &SystemMeta, t: Timestamp) -> Date {
+    t.to_zoned_datetime(meta.tz()).date()
+}
+
+pub(crate) fn local_midnight(meta: &SystemMeta, date: Date) -> Timestamp {
+    date.to_zoned_datetime(meta.tz())
+        .and_then(|z| z.start_of_day())
+        .map_or_else(|_| Timestamp::UNIX_EPOCH, |z| z.timestamp())
+}
+
+fn values(record: &Record, channels: &[&str]) -> Option<Sample> {
+    let t = record.timestamp()?;
+    Some((
+        t,
+        channels
+            .iter()
+            .map(|c| moose_solarweb::types::channel_value(&record.channels, c))
+            .collect(),
+    ))
+}
+
+async fn poll_system(
+    client: &SolarWebClient,
+    repo: &SolarRepo,
+    settings: &PollSettings,
+    meta: &SystemMeta,
+    now: Timestamp,
+) -> Result<SystemOutcome, SolarDataError> {
+    let cursor = repo.cursor(&meta.id).await?;
+    let mut from = match cursor {
+        Some(c) if settings.sun_aware && dark(meta, settings, c.polled_until, now) => {
+            return Ok(SystemOutcome::default());
+        }
+        Some(c) => c.polled_until - settings.overlap,
+        None => now - settings.initial_lookback,
+    };
+    if let Some(installed) = meta.installation_date {
+        from = from.max(local_midnight(meta, installed));
+    }
+    // Ask again for recent holes: data that arrives late (a comm loss that is backfilled).
+    let late_since = now - settings.late_window;
+    let recent = repo
+        .days(
+            &meta.id,
+            local_date(meta, late_since),
+            local_date(meta, now),
+        )
+        .await?;
+    if let Some(gap) = earliest_gap(&recent, late_since) {
+        from = from.min(gap);
+    }
+    let system_records = client
+        .histdata(meta.id.as_str(), None, from, now, &SYSTEM_CHANNELS)
+        .await?;
+    let mut inverter_records = Vec::new();
+    for device in repo
+        .devices(&meta.id)
+        .await?
+        .into_iter()
+        .filter(|d| d.device_type == "Inverter" && d.active)
+    {
+        let records = client
+            .histdata(
+                meta.id.as_str(),
+                Some(device.id.as_str()),
+                from,
+                now,
+                &INVERTER_CHANNELS,
+            )
+            .await?;
+        inverter_records.push((device.id, records));
+    }
+    ingest(
+        repo,
+        meta,
+        cursor,
+        &system_records,
+        &inverter_records,
+        now,
+        true,
+    )
+    .await
+}
+
+/// Merges fetched records into day items, one transaction per local day, oldest first.
+pub(crate) async fn ingest(
+    repo: &SolarRepo,
+    meta: &SystemMeta,
+    cursor: Option<IngestCursor>,
+    system_records: &[Record],
+    inverter_records: &[(DeviceId, Vec<Record>)],
+    now: Timestamp,
+    advance_to_now: bool,
+) -> Result<SystemOutcome, SolarDataError> {
+    let mut by_date: BTreeMap<Date, Vec<Sample>> = BTreeMap::new();
+    for r in system_records
+        .iter()
+        .filter_map(|r| values(r, &SYSTEM_CHANNELS))
+    {
+        by_date.entry(local_date(meta, r.0)).or_default().push(r);
+    }
+    let mut device_by_date: BTreeMap<Date, Vec<DeviceSamples>> = BTreeMap::new();
+    for (device, records) in inverter_records {
+        for r in records.iter().filter_map(|r| values(r, &INVERTER_CHANNELS)) {
+            let date = local_date(meta, r.0);
+            by_date.entry(date).or_default();
+            let slot = device_by_date.entry(date).or_default();
+            match slot.iter_mut().find(|(d, _)| d == device) {
+                Some((_, list)) => list.push(r),
+                None => slot.push((device.clone(), vec![r])),
+            }
+        }
+    }
+    let mut outcome = SystemOutcome {
+        polled: true,
+        ..SystemOutcome::default()
+    };
+    let mut last_data = cursor.and_then(|c| c.last_data_at);
+    let floor = cursor.map(|c| c.polled_until);
+    for (date, records) in &by_date {
+        let devices = device_by_date.get(date).map_or(&[][..], Vec::as_slice);
+        // A concurrent poller (overlapping Lambda runs) may write the same day: reload and retry.
+        for attempt in 1..=3 {
+            let mut progress = CursorProgress {
+                last_data,
+                now,
+                floor,
+            };
+            let result = write_date(repo, meta, *date, records, devices, &mut progress).await;
+            last_data = progress.last_data;
+            match result {
+                Ok(changed) => {
+                    outcome.records += changed;
+                    outcome.days += usize::from(changed > 0);
+                    break;
+                }
+                Err(StoreError::Conflict { .. }) if attempt < 3 => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    if advance_to_now {
+        repo.put_cursor(
+            &meta.id,
+            &IngestCursor {
+                polled_until: now.max(floor.unwrap_or(now)),
+                last_data_at: last_data,
+            },
+        )
+        .await?;
+    }
+    Ok(outcome)
+}
+
+/// Where a system's cursor stands while its days are written.
+struct CursorProgress {
+    /// End of the newest record stored so far.
+    last_data: Option<Timestamp>,
+    /// The pass's "now".
+    now: Timestamp,
+    /// The cursor before the pass: it never moves back past this.
+    floor: Option<Timestamp>,
+}
+
+async fn write_date(
+    repo: &SolarRepo,
+    meta: &SystemMeta,
+    date: Date,
+    records: &[Sample],
+    devices: &[DeviceSamples],
+    progress: &mut CursorProgress,
+) -> Result<usize, StoreError> {
+    let CursorProgress {
+        last_data,
+        now,
+        floor,
+    } = progress;
+    let (now, floor) = (*now, *floor);
+    let start = local_midnight(meta, date);
+    let load = |stored: Option<VersionedChunk>, channels: &[&str]| {
+        stored.unwrap_or_else(|| VersionedChunk {
+            chunk: DayChunk::new(date, start, channels),
+            version: 0,
+        })
+    };
+    let mut system = load(repo.day(&meta.id, None, date).await?, &SYSTEM_CHANNELS);
+    let mut changed = system.chunk.merge(records);
+    let mut device_chunks = Vec::new();
+    for (device, list) in devices {
+        let mut chunk = load(
+            repo.day(&meta.id, Some(device), date).await?,
+            &INVERTER_CHANNELS,
+        );
+        let n = chunk.chunk.merge(list);
+        if n > 0 {
+            changed += n;
+            device_chunks.push((device.clone(), chunk));
+        }
+    }
+    if changed == 0 {
+        return Ok(0);
+    }
+    let day_energy = Energy::of_day(&system.chunk);
+    let mut month = Energy::default();
+    for (d, e) in repo
+        .daily(&meta.id, date.first_of_month(), date.last_of_month())
+        .await?
+    {
+        if d != date {
+            month.add(&e);
+        }
+    }
+    month.add(&day_energy);
+    let newest = system.chunk.last_slot_end();
+    *last_data = (*last_data).max(newest);
+    let day_end = start + SignedDuration::from_hours(24) + SignedDuration::from_secs(SLOT_SECS);
+    // The cursor only ever moves forward: re-ingesting an older day (late data, backfill) must
+    // not make the next poll start from that day again.
+    let polled_until = now.min(day_end).max(floor.unwrap_or(Timestamp::UNIX_EPOCH));
+    let cursor = IngestCursor {
+        polled_until,
+        last_data_at: *last_data,
+    };
+    repo.write_day(
+        &meta.id,
+        &DayWrite {
+            system,
+            devices: device_chunks,
+            month,
+            cursor,
+        },
+    )
+    .await?;
+    Ok(changed)
+}
+
+/// How long to wait between passes, and the loop `moose serve` runs.
+pub async fn run_schedule(
+    client: SolarWebClient,
+    repo: SolarRepo,
+    settings: PollSettings,
+    interval: Duration,
+    cancel: CancellationToken,
+) {
+    loop {
+        match poll_once(&client, &repo, &settings, Timestamp::now(), &cancel).await {
+            Ok(s) => tracing::info!(
+                systems = s.systems, polled = s.polled, skipped_dark = s.skipped_dark, records = s.records_written,
+                days = s.days_written, calls = s.calls, data_points = s.data_points, errors = ?s.errors, ms = s.duration_ms,
+                "solar-data-polling pass finished"
+            ),
+            Err(e) => tracing::error!(error = %e, "solar-data-polling pass failed"),
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! Production series, energy aggregates and KPIs, as `solar-data-service` serves them.
+
+use jiff::civil::Date;
+use jiff::{SignedDuration, Timestamp};
+use moose_store::StoreError;
+use serde::Serialize;
+
+use crate::repo::{SolarRepo, SystemMeta};
+use crate::series::{Energy, SLOT_SECS};
+
+/// Time resolution of a production series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Resolution {
+    /// 5 minutes (the native records).
+    #[serde(rename = "5m")]
+    FiveMinutes,
+    /// 15 minutes.
+    #[serde(rename = "15m")]
+    FifteenMinutes,
+    /// 1 hour.
+    #[serde(rename = "1h")]
+    Hour,
+    /// 1 local day.
+    #[serde(rename = "1d")]
+    Day,
+    /// 1 local month.
+    #[serde(rename = "1mo")]
+    Month,
+}
+
+impl Resolution {
+    /// Parses `5m`, `15m`, `1h`, `1d`, `1mo`.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
+            "5m" => Self::FiveMinutes,
+            "15m" => Self::FifteenMinutes,
+            "1h" => Self::Hour,
+            "1d" => Self::Day,
+            "1mo" => Self::Month,
+            _ => return None,
+        })
+    }
+
+    /// The longest range one request may ask for at this resolution, in days.
+    pub fn max_days(self) -> i64 {
+        match self {
+            Self::FiveMinutes => 31,
+            Self::FifteenMinutes => 92,
+            Self::Hour => 366,
+            Self::Day => 3660,
+            Self::Month => 36_600,
+        }
+    }
+
+    fn slots(self) -> u16 {
+        match self {
+            Self::FiveMinutes => 1,
+            Self::FifteenMinutes => 3,
+            _ => 12,
+        }
+    }
+}
+
+/// One point of a series; values are `null` where no record exists (a gap is a gap, not zero).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Point {
+    /// Start of the interval (UTC).
+    pub start: Timestamp,
+    /// The interval's energy.
+    #[serde(flatten)]
+    pub energy: Energy,
+}
+
+/// Start of the local day `date` at the system.
+pub fn local_midnight(meta: &SystemMeta, date: Date) -> Timestamp {
+    date.to_zoned_datetime(meta.tz())
+        .and_then(|z| z.start_of_day())
+        .map_or(Timestamp::UNIX_EPOCH, |z| z.timestamp())
+}
+
+fn local_date(meta: &SystemMeta, t: Timestamp) -> Date {
+    t.to_zoned_datetime(meta.tz()).date()
+}
+
+fn empty() -> Energy {
+    Energy::default()
+}
+
+/// The series of `from..to` (UTC instants; day and month resolutions use the local days and
+/// months that start in the range).
+pub async fn production(
+    repo: &SolarRepo,
+    meta: &SystemMeta,
+    from: Timestamp,
+    to: Timestamp,
+    resolution: Resolution,
+) -> Result<Vec<Point>, StoreError> {
+    let (first, last) = (
+        local_date(meta, from),
+        local_date(meta, to - SignedDuration::from_secs(1)),
+    );
+    match resolution {
+        Resolution::Day => {
+            let stored = repo.daily(&meta.id, first, last).await?;
+            let mut points = Vec::new();
+            let mut d = first;
+            while d <= last {
+                let energy = stored
+                    .iter()
+                    .find(|(date, _)| *date == d)
+                    .map_or_else(empty, |(_, e)| *e);
+                points.push(Point {
+                    start: local_midnight(meta, d),
+                    energy,
+                });
+                d = d.tomorrow().map_err(|e| StoreError::Other(e.into()))?;
+            }
+            Ok(points)
+        }
+        Resolution::Month => {
+            let stored = repo.monthly(&meta.id, first.first_of_month(), last).await?;
+            let mut points = Vec::new();
+            let mut m = first.first_of_month();
+            while m <= last {
+                let energy = stored
+                    .iter()
+                    .find(|(month, _)| *month == m)
+                    .map_or_else(empty, |(_, e)| *e);
+                points.push(Point {
+                    start: local_midnight(meta, m),
+                    energy,
+                });
+                m = m
+                    .last_of_month()
+                    .tomorrow()
+                    .map_err(|e| StoreError::Other(e.into()))?;
+            }
+            Ok(points)
+        }
+        fine => {
+            let days = repo.days(&meta.id, first, last).await?;
+            let step = fine.slots();
+            let mut points = Vec::new();
+            let mut d = first;
+            while d <= last {
+                let start = local_midnight(meta, d);
+                let end = d
+                    .tomorrow()
+                    .map_or(start + SignedDuration::from_hours(24), |n| {
+                        local_midnight(meta, n)
+                    });
+                let n_slots =
+                    u16::try_from(end.duration_since(start).as_secs() / SLOT_SECS).unwrap_or(288);
+                let chunk = days.iter().find(|c| c.date == d);
+                let mut i = 0;
+                while i < n_slots {
+                    let bucket_start = start + SignedDuration::from_secs(i64::from(i) * SLOT_SECS);
+                    if bucket_start >= from && bucket_start < to {
+                        let mut energy = empty();
+                        if let Some(c) = chunk {
+                            let mut part = crate::series::DayChunk::new(d, start, &[]);
+                            part.channels.clone_from(&c.channels);
+                            part.slots = c
+                                .slots
+                                .range(i..i + step)
+                                .map(|(k, v)| (*k, v.clone()))
+                                .collect();
+                            energy = Energy::of_day(&part);
+                        }
+                        points.push(Point {
+                            start: bucket_start,
+                            energy,
+                        });
+                    }
+                    i += step;
+                }
+                d = d.tomorrow().map_err(|e| StoreError::Other(e.into()))?;
+            }
+            Ok(points)
+        }
+    }
+}
+
+/// Key performance indicators of a period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Kpis {
+    /// Energy of the period.
+    pub energy: Energy,
+    /// Produced kWh per kWp of DC peak power.
+    pub specific_yield_kwh_per_kwp: Option<f64>,
+    /// Clear-sky expected energy for the site and period (upper bound of a sunny period).
+    pub expected_clear_sky_wh: Option<f64>,
+    /// Produced / expected clear-sky energy.
+    pub performance_index: Option<f64>,
+    /// Records received / 5-minute slots with the sun up (daylight only: the API may omit night records).
+    pub data_completeness: Option<f64>,
+    /// Share of production used on site (needs a meter).
+    pub self_consumption: Option<f64>,
+    /// Share of consumption covered by the site's own production (needs a meter).
+    pub self_sufficiency: Option<f64>,
+    /// Assumptions behind the figures.
+    pub assumptions: Vec<&'static str>,
+}
+
+/// KPIs of the local days `from..=to`.
+pub async fn kpis(
+    repo: &SolarRepo,
+    meta: &SystemMeta,
+    from: Date,
+    to: Date,
+) -> Result<Kpis, StoreError> {
+    let mut energy = Energy::default();
+    for (_, e) in repo.daily(&meta.id, from, to).await? {
+        energy.add(&e);
+    }
+    let start = local_midnight(meta, from);
+    let end = to.tomorrow().map_or(start, |d| local_midnight(meta, d));
+    let peak = meta.peak_power_w.filter(|p| *p > 0.0);
+    let specific_yield = peak.zip(energy.produced_wh).map(|(p, e)| e / p);
+    let ac_nominal: f64 = repo
+        .devices(&meta.id)
+        .await?
+        .iter()
+        .filter_map(|d| d.nominal_ac_power_w)
+        .sum();
+    let mut assumptions = vec![
+        "array orientation is not in the Solar.web data: a 30° tilt facing the equator is assumed",
+        "expected energy is the clear-sky output at 20 °C ambient, without shading or soiling",
+    ];
+    let (expected, completeness) = match (meta.site(), peak) {
+        (Some(site), Some(peak)) => {
+            let array = moose_pvmodel::ArrayGeometry {
+                tilt_deg: 30.0,
+                azimuth_deg: if site.latitude_deg >= 0.0 { 180.0 } else { 0.0 },
+                albedo: 0.2,
+            };
+            let model = moose_pvmodel::PvSystemModel::typical(
+                peak,
+                if ac_nominal > 0.0 { ac_nominal } else { peak },
+            );
+            let expected =
+                moose_pvmodel::expected_energy_wh(&site, &array, &model, start, end, 900);
+            // Completeness counts daylight only: the API may omit night records.
+            let sun_up = |t: Timestamp| {
+                moose_pvmodel::sun_position(&site, t + SignedDuration::from_secs(SLOT_SECS / 2))
+                    .elevation_deg
+                    > 0.0
+            };
+            let mut sunny_slots = 0u32;
+            let mut t = start;
+            while t < end {
+                sunny_slots += u32::from(sun_up(t));
+                t += SignedDuration::from_secs(SLOT_SECS);
+            }
+            let mut sunny_records = 0u32;
+            for chunk in repo.days(&meta.id, from, to).await? {
+                sunny_records += u32::try_from(
+                    chunk
+                        .slots
+                        .keys()
+                        .filter(|i| sun_up(chunk.slot_start(**i)))
+                        .count(),
+                )
+                .unwrap_or(0);
+            }
+            (
+                Some(expected),
+                (sunny_slots > 0).then(|| f64::from(sunny_records) / f64::from(sunny_slots)),
+            )
+        }
+        _ => {
+            assumptions.push("the site's position is unknown: no expected energy or completeness");
+            (None, None)
+        }
+    };
+    let ratio =
+        |a: Option<f64>, b: Option<f64>| a.zip(b).filter(|(_, b)| *b > 0.0).map(|(a, b)| a / b);
+    Ok(Kpis {
+        specific_yield_kwh_per_kwp: specific_yield,
+        performance_index: ratio(energy.produced_wh, expected),
+        expected_clear_sky_wh: expected,
+        data_completeness: completeness,
+        self_consumption: ratio(
+            energy.produced_wh.zip(energy.fed_in_wh).map(|(p, f)| p - f),
+            energy.produced_wh,
+        ),
+        self_sufficiency: ratio(
+            energy
+                .consumed_wh
+                .zip(energy.purchased_wh)
+                .map(|(c, p)| c - p),
+            energy.consumed_wh,
+        ),
+        energy,
+        assumptions,
+    })
+}

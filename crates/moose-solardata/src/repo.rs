@@ -1,0 +1,385 @@
+//! Store access for systems, devices, day items, aggregates and cursors.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use moose_domain::{DeviceId, SystemId, keys};
+use moose_store::{
+    Attributes, Condition, Cursor, Item, Key, Query, SortCondition, Store, StoreError, StoreExt,
+    TxOp,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::series::{DayChunk, Energy};
+
+/// What Moose knows of a PV system.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SystemMeta {
+    /// Solar.web id.
+    pub id: SystemId,
+    /// Display name.
+    pub name: String,
+    /// DC peak power, W.
+    pub peak_power_w: Option<f64>,
+    /// IANA time zone (UTC when Solar.web gives none).
+    pub time_zone: String,
+    /// Latitude, when known (the simulator gives it; the real API does not).
+    pub latitude: Option<f64>,
+    /// Longitude, when known.
+    pub longitude: Option<f64>,
+    /// City, from the address.
+    pub city: Option<String>,
+    /// Country, from the address.
+    pub country: Option<String>,
+    /// Installation date (local).
+    pub installation_date: Option<Date>,
+    /// False once Solar.web stops listing the system.
+    pub active: bool,
+}
+
+impl SystemMeta {
+    /// The site's time zone (UTC if unknown or invalid).
+    pub fn tz(&self) -> jiff::tz::TimeZone {
+        jiff::tz::TimeZone::get(&self.time_zone).unwrap_or(jiff::tz::TimeZone::UTC)
+    }
+
+    /// The site, when its position is known.
+    pub fn site(&self) -> Option<moose_pvmodel::Site> {
+        Some(moose_pvmodel::Site {
+            latitude_deg: self.latitude?,
+            longitude_deg: self.longitude?,
+            altitude_m: 200.0,
+        })
+    }
+}
+
+/// A device of a system.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceMeta {
+    /// Solar.web id.
+    pub id: DeviceId,
+    /// `Inverter`, `Battery`, `SmartMeter`, …
+    pub device_type: String,
+    /// Name or model.
+    pub name: Option<String>,
+    /// Nominal AC power, W (inverters).
+    pub nominal_ac_power_w: Option<f64>,
+    /// Active per Solar.web.
+    pub active: bool,
+}
+
+/// The ingestion cursor of a system.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct IngestCursor {
+    /// Data is complete up to here (the next poll asks from a trailing window before it).
+    pub polled_until: Timestamp,
+    /// End of the newest 5-minute record stored.
+    pub last_data_at: Option<Timestamp>,
+}
+
+fn attrs(value: &impl Serialize) -> Attributes {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => map,
+        _ => Attributes::new(),
+    }
+}
+
+fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
+    serde_json::from_value(Value::Object(item.attrs.clone())).map_err(|e| StoreError::Corrupt {
+        key: item.key.clone(),
+        reason: e.to_string(),
+    })
+}
+
+const SK_CURSOR: &str = "Cursor#histdata";
+
+/// A day item as read, with the version its conditional write must match.
+#[derive(Debug, Clone)]
+pub struct VersionedChunk {
+    /// The data.
+    pub chunk: DayChunk,
+    /// Version read (0 when new).
+    pub version: u64,
+}
+
+/// One day's writes for a system: its day item, its inverters' day items, its aggregates and cursor.
+#[derive(Debug)]
+pub struct DayWrite {
+    /// The system's day.
+    pub system: VersionedChunk,
+    /// Each inverter's day.
+    pub devices: Vec<(DeviceId, VersionedChunk)>,
+    /// The monthly energy including this day.
+    pub month: Energy,
+    /// The cursor after this day.
+    pub cursor: IngestCursor,
+}
+
+/// Store access for solar data.
+#[derive(Debug, Clone)]
+pub struct SolarRepo {
+    /// The store.
+    pub store: Arc<dyn Store>,
+}
+
+impl SolarRepo {
+    /// Over `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    fn meta_key(id: &SystemId) -> Key {
+        Key::new(keys::system_pk(id), keys::SK_META)
+    }
+
+    /// A system's metadata.
+    pub async fn meta(&self, id: &SystemId) -> Result<Option<SystemMeta>, StoreError> {
+        self.store
+            .get(&Self::meta_key(id))
+            .await?
+            .map(|i| decode(&i))
+            .transpose()
+    }
+
+    /// Writes a system's metadata (listed under GSI1 `Systems`).
+    pub async fn put_meta(&self, meta: &SystemMeta) -> Result<(), StoreError> {
+        let item = Item::new(Self::meta_key(&meta.id), attrs(meta))
+            .with_gsi1(keys::GSI1_ALL_SYSTEMS, meta.id.as_str());
+        self.store.put(item, Condition::None).await
+    }
+
+    /// One page of every system, in id order.
+    pub async fn list_systems(
+        &self,
+        limit: u32,
+        after: Option<String>,
+    ) -> Result<(Vec<SystemMeta>, Option<String>), StoreError> {
+        let mut q = Query::gsi1(keys::GSI1_ALL_SYSTEMS).limit(limit);
+        q.start_after = after.map(Cursor);
+        let page = self.store.query(&q).await?;
+        let metas = page.items.iter().map(decode).collect::<Result<_, _>>()?;
+        Ok((metas, page.next.map(|c| c.0)))
+    }
+
+    /// Every system (for the poller).
+    pub async fn all_systems(&self) -> Result<Vec<SystemMeta>, StoreError> {
+        self.store
+            .query_all(&Query::gsi1(keys::GSI1_ALL_SYSTEMS).limit(1000))
+            .await?
+            .iter()
+            .map(decode)
+            .collect()
+    }
+
+    /// Replaces a system's devices.
+    pub async fn put_devices(
+        &self,
+        system: &SystemId,
+        devices: &[DeviceMeta],
+    ) -> Result<(), StoreError> {
+        let ops = devices
+            .iter()
+            .map(|d| {
+                moose_store::BatchOp::Put(Item::new(
+                    Key::new(keys::system_pk(system), keys::device_sk(&d.id)),
+                    attrs(d),
+                ))
+            })
+            .collect();
+        self.store.batch_write(ops).await
+    }
+
+    /// A system's devices.
+    pub async fn devices(&self, system: &SystemId) -> Result<Vec<DeviceMeta>, StoreError> {
+        let q = Query::partition(keys::system_pk(system)).begins_with(keys::DEVICE_SK_PREFIX);
+        self.store.query_all(&q).await?.iter().map(decode).collect()
+    }
+
+    /// A system's cursor.
+    pub async fn cursor(&self, system: &SystemId) -> Result<Option<IngestCursor>, StoreError> {
+        self.store
+            .get(&Key::new(keys::system_pk(system), SK_CURSOR))
+            .await?
+            .map(|i| decode(&i))
+            .transpose()
+    }
+
+    /// Sets the cursor alone (nothing new arrived, but the window was polled).
+    pub async fn put_cursor(
+        &self,
+        system: &SystemId,
+        cursor: &IngestCursor,
+    ) -> Result<(), StoreError> {
+        self.store
+            .put(
+                Item::new(Key::new(keys::system_pk(system), SK_CURSOR), attrs(cursor)),
+                Condition::None,
+            )
+            .await
+    }
+
+    fn day_key(system: &SystemId, device: Option<&DeviceId>, date: Date) -> Key {
+        let sk = match device {
+            Some(d) => keys::device_day_sk(d, date),
+            None => keys::system_day_sk(date),
+        };
+        Key::new(keys::system_pk(system), sk)
+    }
+
+    /// A day item with its version.
+    pub async fn day(
+        &self,
+        system: &SystemId,
+        device: Option<&DeviceId>,
+        date: Date,
+    ) -> Result<Option<VersionedChunk>, StoreError> {
+        let Some(item) = self.store.get(&Self::day_key(system, device, date)).await? else {
+            return Ok(None);
+        };
+        let version = item
+            .attrs
+            .get("version")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        Ok(Some(VersionedChunk {
+            chunk: decode(&item)?,
+            version,
+        }))
+    }
+
+    /// Day items of a system for `from..=to`, in date order.
+    pub async fn days(
+        &self,
+        system: &SystemId,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<DayChunk>, StoreError> {
+        let q = Query::partition(keys::system_pk(system))
+            .sort(SortCondition::Between(
+                keys::system_day_sk(from),
+                keys::system_day_sk(to),
+            ))
+            .limit(400);
+        self.store.query_all(&q).await?.iter().map(decode).collect()
+    }
+
+    /// Daily energy of a system for `from..=to`, by date.
+    pub async fn daily(
+        &self,
+        system: &SystemId,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<(Date, Energy)>, StoreError> {
+        let q = Query::partition(keys::system_pk(system))
+            .sort(SortCondition::Between(
+                keys::daily_aggregate_sk(from),
+                keys::daily_aggregate_sk(to),
+            ))
+            .limit(1000);
+        self.store
+            .query_all(&q)
+            .await?
+            .iter()
+            .map(|i| {
+                let date: Date =
+                    i.str_attr("date")
+                        .and_then(|d| d.parse().ok())
+                        .ok_or_else(|| StoreError::Corrupt {
+                            key: i.key.clone(),
+                            reason: "no date".into(),
+                        })?;
+                Ok((date, decode::<Energy>(i)?))
+            })
+            .collect()
+    }
+
+    /// Monthly energy of a system for the months `from..=to` (first days of months).
+    pub async fn monthly(
+        &self,
+        system: &SystemId,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<(Date, Energy)>, StoreError> {
+        let q = Query::partition(keys::system_pk(system))
+            .sort(SortCondition::Between(
+                keys::monthly_aggregate_sk(from.year(), from.month()),
+                keys::monthly_aggregate_sk(to.year(), to.month()),
+            ))
+            .limit(1000);
+        self.store
+            .query_all(&q)
+            .await?
+            .iter()
+            .map(|i| {
+                let month: Date = i
+                    .str_attr("month")
+                    .and_then(|d| d.parse().ok())
+                    .ok_or_else(|| StoreError::Corrupt {
+                        key: i.key.clone(),
+                        reason: "no month".into(),
+                    })?;
+                Ok((month, decode::<Energy>(i)?))
+            })
+            .collect()
+    }
+
+    /// Writes one day atomically: the system's and inverters' day items (each conditional on the
+    /// version read), the day's and the month's energy, and the cursor. Either all of it lands
+    /// or none of it, so the cursor never runs ahead of the data it covers.
+    pub async fn write_day(&self, system: &SystemId, write: &DayWrite) -> Result<(), StoreError> {
+        let date = write.system.chunk.date;
+        let mut ops = Vec::new();
+        let mut put_chunk = |device: Option<&DeviceId>, v: &VersionedChunk| {
+            let mut a = attrs(&v.chunk);
+            a.insert("version".into(), json!(v.version + 1));
+            let condition = if v.version == 0 {
+                Condition::NotExists
+            } else {
+                Condition::AttributeEquals {
+                    name: "version".into(),
+                    value: json!(v.version),
+                }
+            };
+            ops.push(TxOp::Put {
+                item: Item::new(Self::day_key(system, device, date), a),
+                condition,
+            });
+        };
+        put_chunk(None, &write.system);
+        for (device, chunk) in &write.devices {
+            put_chunk(Some(device), chunk);
+        }
+        let mut day = attrs(&Energy::of_day(&write.system.chunk));
+        day.insert("date".into(), json!(date));
+        ops.push(TxOp::Put {
+            item: Item::new(
+                Key::new(keys::system_pk(system), keys::daily_aggregate_sk(date)),
+                day,
+            ),
+            condition: Condition::None,
+        });
+        let mut month = attrs(&write.month);
+        month.insert("month".into(), json!(date.first_of_month()));
+        ops.push(TxOp::Put {
+            item: Item::new(
+                Key::new(
+                    keys::system_pk(system),
+                    keys::monthly_aggregate_sk(date.year(), date.month()),
+                ),
+                month,
+            ),
+            condition: Condition::None,
+        });
+        ops.push(TxOp::Put {
+            item: Item::new(
+                Key::new(keys::system_pk(system), SK_CURSOR),
+                attrs(&write.cursor),
+            ),
+            condition: Condition::None,
+        });
+        self.store.transact(ops).await
+    }
+}

@@ -1,0 +1,198 @@
+//! The stored form of 5-minute data: one item per system (or device) and **local** day.
+//!
+//! A day item holds up to 300 slots (25-hour DST days) of a fixed list of channels; a slot that
+//! never arrived is absent, so gaps stay gaps. Merging records is idempotent: the same record
+//! twice changes nothing, which is what makes re-polling safe.
+
+use std::collections::BTreeMap;
+
+use jiff::civil::Date;
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// Length of one slot, seconds.
+pub const SLOT_SECS: i64 = 300;
+
+/// System channels kept, in stored order (all Wh).
+pub const SYSTEM_CHANNELS: [&str; 6] = [
+    "EnergyProductionTotal",
+    "EnergyFeedIn",
+    "EnergyPurchased",
+    "EnergyConsumptionTotal",
+    "EnergyBattCharge",
+    "EnergyBattDischarge",
+];
+
+/// Inverter channels kept, in stored order (Wh, %).
+pub const INVERTER_CHANNELS: [&str; 2] = ["EnergyExported", "StandardizedPower"];
+
+/// One local day of 5-minute records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DayChunk {
+    /// The site-local date.
+    pub date: Date,
+    /// Local midnight, the start of slot 0.
+    pub start: Timestamp,
+    /// Channel names, in the order of each slot's values.
+    pub channels: Vec<String>,
+    /// Slot index → values (`null` where the API had none).
+    pub slots: BTreeMap<u16, Vec<Option<f64>>>,
+}
+
+impl DayChunk {
+    /// An empty day.
+    pub fn new(date: Date, start: Timestamp, channels: &[&str]) -> Self {
+        Self {
+            date,
+            start,
+            channels: channels.iter().map(|c| (*c).to_owned()).collect(),
+            slots: BTreeMap::new(),
+        }
+    }
+
+    /// The slot index of `t` in this day, if `t` is a slot start within it.
+    pub fn slot_of(&self, t: Timestamp) -> Option<u16> {
+        let secs = t.duration_since(self.start).as_secs();
+        (secs >= 0 && secs % SLOT_SECS == 0 && secs / SLOT_SECS < 300)
+            .then(|| u16::try_from(secs / SLOT_SECS).ok())
+            .flatten()
+    }
+
+    /// Start time of slot `i`.
+    pub fn slot_start(&self, i: u16) -> Timestamp {
+        self.start + SignedDuration::from_secs(i64::from(i) * SLOT_SECS)
+    }
+
+    /// Merges records; returns how many slots were added or changed.
+    pub fn merge(&mut self, records: &[(Timestamp, Vec<Option<f64>>)]) -> usize {
+        let mut changed = 0;
+        for (t, values) in records {
+            let Some(i) = self.slot_of(*t) else { continue };
+            if self.slots.get(&i) != Some(values) {
+                self.slots.insert(i, values.clone());
+                changed += 1;
+            }
+        }
+        changed
+    }
+
+    /// Sum of each channel over the day; `None` for a channel with no value at all.
+    pub fn totals(&self) -> Vec<Option<f64>> {
+        let mut sums = vec![None; self.channels.len()];
+        for values in self.slots.values() {
+            for (sum, v) in sums.iter_mut().zip(values) {
+                if let Some(v) = v {
+                    *sum = Some(sum.unwrap_or(0.0) + v);
+                }
+            }
+        }
+        sums
+    }
+
+    /// Time of the end of the last slot present.
+    pub fn last_slot_end(&self) -> Option<Timestamp> {
+        self.slots
+            .keys()
+            .next_back()
+            .map(|i| self.slot_start(*i) + SignedDuration::from_secs(SLOT_SECS))
+    }
+}
+
+/// Energy of a day or month, in Wh; `None` where the system has no such measurement.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Energy {
+    /// PV production.
+    pub produced_wh: Option<f64>,
+    /// Exported to the grid.
+    pub fed_in_wh: Option<f64>,
+    /// Imported from the grid.
+    pub purchased_wh: Option<f64>,
+    /// Consumed on site.
+    pub consumed_wh: Option<f64>,
+    /// Into the battery.
+    pub battery_charged_wh: Option<f64>,
+    /// Out of the battery.
+    pub battery_discharged_wh: Option<f64>,
+    /// 5-minute records behind the figures.
+    pub records: u32,
+}
+
+impl Energy {
+    /// From a system day chunk.
+    pub fn of_day(chunk: &DayChunk) -> Self {
+        let t = chunk.totals();
+        let get = |name: &str| {
+            chunk
+                .channels
+                .iter()
+                .position(|c| c == name)
+                .and_then(|i| t[i])
+        };
+        Self {
+            produced_wh: get("EnergyProductionTotal"),
+            fed_in_wh: get("EnergyFeedIn"),
+            purchased_wh: get("EnergyPurchased"),
+            consumed_wh: get("EnergyConsumptionTotal"),
+            battery_charged_wh: get("EnergyBattCharge"),
+            battery_discharged_wh: get("EnergyBattDischarge"),
+            records: u32::try_from(chunk.slots.len()).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// Adds another period's energy.
+    pub fn add(&mut self, o: &Self) {
+        fn plus(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+            match (a, b) {
+                (None, None) => None,
+                (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+            }
+        }
+        self.produced_wh = plus(self.produced_wh, o.produced_wh);
+        self.fed_in_wh = plus(self.fed_in_wh, o.fed_in_wh);
+        self.purchased_wh = plus(self.purchased_wh, o.purchased_wh);
+        self.consumed_wh = plus(self.consumed_wh, o.consumed_wh);
+        self.battery_charged_wh = plus(self.battery_charged_wh, o.battery_charged_wh);
+        self.battery_discharged_wh = plus(self.battery_discharged_wh, o.battery_discharged_wh);
+        self.records += o.records;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_is_idempotent_and_totals_keep_gaps() {
+        let start: Timestamp = "2026-06-09T22:00:00Z".parse().unwrap();
+        let mut day = DayChunk::new(jiff::civil::date(2026, 6, 10), start, &SYSTEM_CHANNELS);
+        let t = |m: i64| start + SignedDuration::from_mins(m);
+        let recs = vec![
+            (
+                t(600),
+                vec![Some(10.0), Some(4.0), None, Some(6.0), None, None],
+            ),
+            (
+                t(605),
+                vec![Some(12.5), Some(5.0), None, Some(7.5), None, None],
+            ),
+            (t(601), vec![Some(99.0); 6]), // not a slot start: ignored
+        ];
+        assert_eq!(day.merge(&recs), 2);
+        assert_eq!(day.merge(&recs), 0, "merging again changes nothing");
+        let e = Energy::of_day(&day);
+        assert_eq!(e.produced_wh, Some(22.5));
+        assert_eq!(
+            e.purchased_wh, None,
+            "a channel without values is unknown, not zero"
+        );
+        assert_eq!(e.records, 2);
+        assert_eq!(day.last_slot_end(), Some(t(610)));
+        let mut late = recs.clone();
+        late[0].1[0] = Some(11.0);
+        assert_eq!(
+            day.merge(&late[..1]),
+            1,
+            "a corrected value replaces the old one"
+        );
+    }
+}

@@ -1,0 +1,146 @@
+//! `moose poll` (one `solar-data-polling` pass now) and `moose backfill` (history).
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use jiff::civil::Date;
+use moose_domain::SystemId;
+use moose_solardata::SolarRepo;
+
+use crate::cli::{Cli, Failure, ServeArgs, init_telemetry};
+use crate::{datasource, serve::open_store, signals};
+
+#[derive(Debug, Args)]
+pub(crate) struct PollArgs {
+    /// Directory of the embedded store [env: MOOSE_DATA_DIR]
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BackfillArgs {
+    /// First local day to import (YYYY-MM-DD)
+    #[arg(long)]
+    pub from: Date,
+    /// Last local day to import (default: today)
+    #[arg(long)]
+    pub to: Option<Date>,
+    /// Only this system
+    #[arg(long)]
+    pub system: Option<String>,
+    /// Directory of the embedded store [env: MOOSE_DATA_DIR]
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
+}
+
+fn setup(
+    cli: &Cli,
+    data_dir: Option<&std::path::PathBuf>,
+) -> Result<moose_config::Config, Failure> {
+    let loaded = cli.load_config(Some(&ServeArgs {
+        bind: None,
+        data_dir: data_dir.cloned(),
+        demo: false,
+    }))?;
+    init_telemetry(&loaded)?;
+    Ok(loaded.config)
+}
+
+pub(crate) fn poll(cli: &Cli, args: &PollArgs) -> Result<(), Failure> {
+    let config = setup(cli, args.data_dir.as_ref())?;
+    let client =
+        datasource::from_config(&config)?.ok_or_else(|| anyhow::anyhow!(datasource::NO_SOURCE))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let store = open_store(&config).await?;
+        let (cancel, _) = signals::shutdown_on_signal();
+        let repo = SolarRepo::new(Arc::clone(&store));
+        let summary = moose_solardata::poll_once(
+            &client,
+            &repo,
+            &datasource::poll_settings(&config),
+            jiff::Timestamp::now(),
+            &cancel,
+        )
+        .await;
+        store.close().await.ok();
+        let summary = summary.context("the poll pass failed")?;
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).unwrap_or_default()
+        );
+        if summary.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(anyhow::anyhow!(
+                "{} systems failed: {:?}",
+                summary.errors.values().sum::<usize>(),
+                summary.errors
+            ))
+        }
+    })?;
+    Ok(())
+}
+
+pub(crate) fn backfill(cli: &Cli, args: &BackfillArgs) -> Result<(), Failure> {
+    let config = setup(cli, args.data_dir.as_ref())?;
+    let client =
+        datasource::from_config(&config)?.ok_or_else(|| anyhow::anyhow!(datasource::NO_SOURCE))?;
+    let to = args.to.unwrap_or_else(|| {
+        jiff::Timestamp::now()
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+            .date()
+    });
+    if to < args.from {
+        return Err(Failure::Run(anyhow::anyhow!(
+            "--to {to} is before --from {}",
+            args.from
+        )));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let store = open_store(&config).await?;
+        let repo = SolarRepo::new(Arc::clone(&store));
+        moose_solardata::discover(&client, &repo).await.context("cannot list the fleet")?;
+        let mut systems = repo.all_systems().await.context("cannot read the fleet")?;
+        if let Some(only) = &args.system {
+            let id = SystemId::parse(only).map_err(|e| anyhow::anyhow!("--system: {e}"))?;
+            systems.retain(|s| s.id == id);
+            anyhow::ensure!(!systems.is_empty(), "--system {only}: no such system on this Solar.web account");
+        }
+        let (cancel, _) = signals::shutdown_on_signal();
+        let tty = std::io::stderr().is_terminal();
+        let result = moose_solardata::backfill(&client, &repo, &systems, args.from, to, &cancel, |p| {
+            let line = format!(
+                "backfill: {}/{} system-days ({} already complete), {} records, {:.0} records/s, ETA {:.0} s",
+                p.days_done, p.days_total, p.days_skipped, p.records_written, p.rate_per_sec, p.eta_secs
+            );
+            // One updating line on a terminal; plain log lines otherwise (CI, files, journald).
+            if tty {
+                eprint!("\r{line}   ");
+            } else if p.days_done % 10 == 0 || p.days_done == p.days_total {
+                tracing::info!("{line}");
+            }
+        })
+        .await;
+        if tty {
+            eprintln!();
+        }
+        store.close().await.ok();
+        let progress = result.context("the backfill stopped")?;
+        if cancel.is_cancelled() {
+            anyhow::bail!("interrupted after {}/{} system-days; run the same command again to resume", progress.days_done, progress.days_total);
+        }
+        println!("backfilled {} system-days ({} were complete), {} records", progress.days_done, progress.days_skipped, progress.records_written);
+        Ok(())
+    })?;
+    Ok(())
+}
