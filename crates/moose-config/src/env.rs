@@ -12,6 +12,8 @@ pub enum Kind {
     Integer,
     /// A secret: taken as is, never printed. `<NAME>_FILE` may name a file holding it.
     Secret,
+    /// `true`/`false` (also `1`/`0`, `yes`/`no`).
+    Boolean,
 }
 
 /// One environment variable.
@@ -120,6 +122,13 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Integer,
         default: "8",
         doc: "Systems polled at once (1-64).",
+    },
+    Variable {
+        name: "MOOSE_POLL_SUN_AWARE",
+        path: "poll.sun_aware",
+        kind: Kind::Boolean,
+        default: "true",
+        doc: "Skip systems whose sun has been down since their last poll (night records then arrive after sunrise).",
     },
     Variable {
         name: "MOOSE_SOLARWEB_REQUESTS_PER_SECOND",

@@ -261,6 +261,18 @@ fn read_env_layer(
         };
         let value = match var.kind {
             Kind::Text | Kind::Secret => Value::String(raw),
+            Kind::Boolean => match raw.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => Value::Bool(true),
+                "false" | "0" | "no" => Value::Bool(false),
+                _ => {
+                    problems.push(Problem {
+                        setting: var.path.into(),
+                        origin: var.name.into(),
+                        message: format!("expected true or false, got {raw:?}"),
+                    });
+                    continue;
+                }
+            },
             Kind::Integer => match raw.trim().parse::<u64>() {
                 Ok(n) => Value::from(n),
                 Err(_) => {

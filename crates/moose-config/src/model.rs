@@ -145,6 +145,8 @@ pub struct PollConfig {
     pub requests_per_second: u64,
     /// Hours of history a newly seen system starts with.
     pub initial_lookback_hours: u64,
+    /// Skip systems whose sun has been down since their last poll.
+    pub sun_aware: bool,
 }
 
 impl Default for PollConfig {
@@ -154,6 +156,7 @@ impl Default for PollConfig {
             concurrency: 8,
             requests_per_second: 10,
             initial_lookback_hours: 24,
+            sun_aware: true,
         }
     }
 }
