@@ -10,6 +10,7 @@ mod error;
 mod extract;
 mod health;
 mod middleware;
+mod openapi;
 mod routes;
 
 use std::future::Future;
@@ -27,6 +28,7 @@ pub use error::{ApiError, ApiResult};
 pub use extract::{ApiJson, ApiQuery};
 pub use middleware::REQUEST_ID_HEADER;
 pub use moose_auth::AuthSettings;
+pub use openapi::openapi;
 
 /// Everything a handler may use. Cheap to clone.
 #[derive(Debug, Clone)]

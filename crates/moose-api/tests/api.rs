@@ -385,3 +385,26 @@ async fn real_server_serves_http_and_drains_on_shutdown() {
         "no new connections after shutdown"
     );
 }
+
+#[test]
+fn the_committed_openapi_document_is_up_to_date() {
+    let generated = serde_json::to_string_pretty(&moose_api::openapi()).unwrap() + "\n";
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/openapi.json"
+    ))
+    .unwrap_or_default();
+    assert!(
+        committed == generated,
+        "docs/openapi.json is out of date: regenerate it with `moose openapi > docs/openapi.json`"
+    );
+    let doc = moose_api::openapi();
+    for route in moose_api::ROUTES {
+        assert!(
+            doc["paths"][route.path][route.method.to_ascii_lowercase()].is_object(),
+            "{} {} is documented",
+            route.method,
+            route.path
+        );
+    }
+}

@@ -44,6 +44,8 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: crate::users_cmd::UsersCommand,
     },
+    /// Print the OpenAPI document of the HTTP API.
+    Openapi,
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]

@@ -24,6 +24,13 @@ fn main() -> ExitCode {
         cli::Command::Config { command } => config_cmd::run(&cli, command),
         cli::Command::Sim(args) => sim_cmd::run(&cli, args),
         cli::Command::Poll(args) => poll_cmd::poll(&cli, args),
+        cli::Command::Openapi => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&moose_api::openapi()).unwrap_or_default()
+            );
+            Ok(())
+        }
         cli::Command::Backfill(args) => poll_cmd::backfill(&cli, args),
         cli::Command::Users { command } => users_cmd::run(&cli, command),
     };
