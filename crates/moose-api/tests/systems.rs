@@ -191,7 +191,23 @@ async fn production_energy_and_kpis_match_the_source_and_respect_access() {
             None,
         )
         .await;
-    assert!((23..=25).contains(&hourly.body["points"].as_array().unwrap().len()));
+    let hours = hourly.body["points"].as_array().unwrap();
+    assert!((23..=25).contains(&hours.len()));
+    let hourly_sum: f64 = hours.iter().filter_map(|p| p["produced_wh"].as_f64()).sum();
+    assert!(
+        (hourly_sum - truth).abs() < 1.0,
+        "hourly roll-ups add up to the day: {hourly_sum} vs {truth}"
+    );
+    assert_eq!(
+        hours
+            .iter()
+            .map(|p| p["records"].as_u64().unwrap())
+            .sum::<u64>(),
+        points
+            .iter()
+            .map(|p| p["records"].as_u64().unwrap())
+            .sum::<u64>()
+    );
     // The future has no data: gaps are null, not zero.
     let ahead = f
         .org

@@ -51,6 +51,12 @@ pub fn monthly_aggregate_sk(year: i16, month: i8) -> String {
     format!("Agg#M#{year:04}-{month:02}")
 }
 
+/// `Hourly#<yyyy-mm>`: a system's hourly energy for one site-local month, kept so that a year
+/// at one-hour resolution is twelve reads instead of 365.
+pub fn hourly_rollup_sk(year: i16, month: i8) -> String {
+    format!("Hourly#{year:04}-{month:02}")
+}
+
 /// `User#<id>`: the partition holding a user's profile, memberships and notifications.
 pub fn user_pk(id: &UserId) -> String {
     format!("User#{id}")
@@ -145,6 +151,7 @@ mod tests {
         assert_eq!(device_day_sk(&device, day), "DevHist#d-9#2026-03-07");
         assert_eq!(daily_aggregate_sk(day), "Agg#D#2026-03-07");
         assert_eq!(monthly_aggregate_sk(2026, 3), "Agg#M#2026-03");
+        assert_eq!(hourly_rollup_sk(2026, 3), "Hourly#2026-03");
         assert_eq!(user_pk(&user), "User#u-7");
         assert_eq!(email_pk("  Ann@Example.COM "), "Email#ann@example.com");
         assert_eq!(user_entry_sk(&user), "User#u-7");

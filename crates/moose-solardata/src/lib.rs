@@ -18,5 +18,7 @@ pub mod series;
 
 pub use backfill::{BackfillProgress, backfill};
 pub use discover::{DiscoverySummary, discover};
-pub use poll::{PollSettings, PollSummary, SolarDataError, poll_once, run_schedule};
+pub use poll::{
+    PollSettings, PollSummary, SolarDataError, ingest_records, poll_once, run_schedule,
+};
 pub use repo::{SolarRepo, SystemMeta};

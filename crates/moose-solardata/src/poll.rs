@@ -14,7 +14,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::repo::{DayWrite, IngestCursor, SolarRepo, SystemMeta, VersionedChunk};
-use crate::series::{DayChunk, Energy, INVERTER_CHANNELS, SLOT_SECS, SYSTEM_CHANNELS};
+use crate::series::{DayChunk, Energy, HourlyMonth, INVERTER_CHANNELS, SLOT_SECS, SYSTEM_CHANNELS};
 
 /// One record as stored: its start and its channel values.
 type Sample = (Timestamp, Vec<Option<f64>>);
@@ -300,6 +300,7 @@ pub(crate) async fn ingest(
     };
     let mut last_data = cursor.and_then(|c| c.last_data_at);
     let floor = cursor.map(|c| c.polled_until);
+    let mut written = None;
     for (date, records) in &by_date {
         let devices = device_by_date.get(date).map_or(&[][..], Vec::as_slice);
         // A concurrent poller (overlapping Lambda runs) may write the same day: reload and retry.
@@ -308,9 +309,10 @@ pub(crate) async fn ingest(
                 last_data,
                 now,
                 floor,
+                written,
             };
             let result = write_date(repo, meta, *date, records, devices, &mut progress).await;
-            last_data = progress.last_data;
+            (last_data, written) = (progress.last_data, progress.written);
             match result {
                 Ok(changed) => {
                     outcome.records += changed;
@@ -322,15 +324,13 @@ pub(crate) async fn ingest(
             }
         }
     }
-    if advance_to_now {
-        repo.put_cursor(
-            &meta.id,
-            &IngestCursor {
-                polled_until: now.max(floor.unwrap_or(now)),
-                last_data_at: last_data,
-            },
-        )
-        .await?;
+    // The last day's transaction usually moved the cursor to now already; write it only if not.
+    let final_cursor = IngestCursor {
+        polled_until: now.max(floor.unwrap_or(now)),
+        last_data_at: last_data,
+    };
+    if advance_to_now && written != Some(final_cursor) {
+        repo.put_cursor(&meta.id, &final_cursor).await?;
     }
     Ok(outcome)
 }
@@ -343,6 +343,8 @@ struct CursorProgress {
     now: Timestamp,
     /// The cursor before the pass: it never moves back past this.
     floor: Option<Timestamp>,
+    /// The cursor the last day transaction wrote.
+    written: Option<IngestCursor>,
 }
 
 async fn write_date(
@@ -357,6 +359,7 @@ async fn write_date(
         last_data,
         now,
         floor,
+        written,
     } = progress;
     let (now, floor) = (*now, *floor);
     let start = local_midnight(meta, date);
@@ -384,6 +387,17 @@ async fn write_date(
         return Ok(0);
     }
     let day_energy = Energy::of_day(&system.chunk);
+    let month_start = local_midnight(meta, date.first_of_month());
+    let (mut hourly, hourly_version) = repo
+        .hourly(&meta.id, date.first_of_month())
+        .await?
+        .unwrap_or_else(|| (HourlyMonth::new(date.first_of_month(), month_start), 0));
+    let next_midnight = date
+        .tomorrow()
+        .map_or(start + SignedDuration::from_hours(24), |d| {
+            local_midnight(meta, d)
+        });
+    hourly.replace_day(&system.chunk, next_midnight);
     let mut month = Energy::default();
     for (d, e) in repo
         .daily(&meta.id, date.first_of_month(), date.last_of_month())
@@ -410,11 +424,27 @@ async fn write_date(
             system,
             devices: device_chunks,
             month,
+            hourly: (hourly, hourly_version),
             cursor,
         },
     )
     .await?;
+    *written = Some(cursor);
     Ok(changed)
+}
+
+/// Stores fetched system records (the write path of every pass), for callers that fetch
+/// themselves (backfills from files, benchmarks). Returns the records newly stored or changed.
+pub async fn ingest_records(
+    repo: &SolarRepo,
+    meta: &SystemMeta,
+    records: &[Record],
+    now: Timestamp,
+) -> Result<usize, SolarDataError> {
+    let cursor = repo.cursor(&meta.id).await?;
+    Ok(ingest(repo, meta, cursor, records, &[], now, true)
+        .await?
+        .records)
 }
 
 /// How long to wait between passes, and the loop `moose serve` runs.

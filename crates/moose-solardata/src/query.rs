@@ -55,8 +55,7 @@ impl Resolution {
     fn slots(self) -> u16 {
         match self {
             Self::FiveMinutes => 1,
-            Self::FifteenMinutes => 3,
-            _ => 12,
+            _ => 3,
         }
     }
 }
@@ -134,6 +133,34 @@ pub async fn production(
                     .last_of_month()
                     .tomorrow()
                     .map_err(|e| StoreError::Other(e.into()))?;
+            }
+            Ok(points)
+        }
+        Resolution::Hour => {
+            // From the monthly roll-ups: a year is twelve reads.
+            let rollups = repo
+                .hourly_range(&meta.id, first.first_of_month(), last.first_of_month())
+                .await?;
+            let mut points = Vec::new();
+            let mut m = first.first_of_month();
+            while m <= last {
+                let next = m
+                    .last_of_month()
+                    .tomorrow()
+                    .map_err(|e| StoreError::Other(e.into()))?;
+                let (start, end) = (local_midnight(meta, m), local_midnight(meta, next));
+                let rollup = rollups.iter().find(|r| r.month == m);
+                let hours = u16::try_from(end.duration_since(start).as_hours()).unwrap_or(0);
+                for h in 0..hours {
+                    let t = start + SignedDuration::from_hours(i64::from(h));
+                    if t >= from && t < to {
+                        points.push(Point {
+                            start: t,
+                            energy: rollup.and_then(|r| r.energy(h)).unwrap_or_else(empty),
+                        });
+                    }
+                }
+                m = next;
             }
             Ok(points)
         }

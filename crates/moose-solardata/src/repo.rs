@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::series::{DayChunk, Energy};
+use crate::series::{DayChunk, Energy, HourlyMonth};
 
 /// What Moose knows of a PV system.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,6 +114,8 @@ pub struct DayWrite {
     pub devices: Vec<(DeviceId, VersionedChunk)>,
     /// The monthly energy including this day.
     pub month: Energy,
+    /// The month's hourly energy including this day, and the version it was read at.
+    pub hourly: (HourlyMonth, u64),
     /// The cursor after this day.
     pub cursor: IngestCursor,
 }
@@ -326,6 +328,43 @@ impl SolarRepo {
             .collect()
     }
 
+    /// A month of hourly energy with its version (0 when new).
+    pub async fn hourly(
+        &self,
+        system: &SystemId,
+        month: Date,
+    ) -> Result<Option<(HourlyMonth, u64)>, StoreError> {
+        let key = Key::new(
+            keys::system_pk(system),
+            keys::hourly_rollup_sk(month.year(), month.month()),
+        );
+        let Some(item) = self.store.get(&key).await? else {
+            return Ok(None);
+        };
+        let version = item
+            .attrs
+            .get("version")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        Ok(Some((decode(&item)?, version)))
+    }
+
+    /// Months of hourly energy whose months start in `from..=to`.
+    pub async fn hourly_range(
+        &self,
+        system: &SystemId,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<HourlyMonth>, StoreError> {
+        let q = Query::partition(keys::system_pk(system))
+            .sort(SortCondition::Between(
+                keys::hourly_rollup_sk(from.year(), from.month()),
+                keys::hourly_rollup_sk(to.year(), to.month()),
+            ))
+            .limit(200);
+        self.store.query_all(&q).await?.iter().map(decode).collect()
+    }
+
     /// Writes one day atomically: the system's and inverters' day items (each conditional on the
     /// version read), the day's and the month's energy, and the cursor. Either all of it lands
     /// or none of it, so the cursor never runs ahead of the data it covers.
@@ -372,6 +411,27 @@ impl SolarRepo {
                 month,
             ),
             condition: Condition::None,
+        });
+        // The month's hourly roll-up, guarded like the day item: two writers of different days of
+        // one month must not overwrite each other's hours.
+        let (hourly, version) = &write.hourly;
+        let mut h = attrs(hourly);
+        h.insert("version".into(), json!(version + 1));
+        let condition = if *version == 0 {
+            Condition::NotExists
+        } else {
+            Condition::AttributeEquals {
+                name: "version".into(),
+                value: json!(version),
+            }
+        };
+        let key = Key::new(
+            keys::system_pk(system),
+            keys::hourly_rollup_sk(date.year(), date.month()),
+        );
+        ops.push(TxOp::Put {
+            item: Item::new(key, h),
+            condition,
         });
         ops.push(TxOp::Put {
             item: Item::new(

@@ -98,6 +98,81 @@ impl DayChunk {
     }
 }
 
+/// A system's hourly energy for one site-local month: hour index since the month's local start →
+/// the six system channels summed over the hour, then the number of records. Maintained with
+/// every day write, so an hourly year is twelve items.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HourlyMonth {
+    /// First day of the month (local).
+    pub month: Date,
+    /// Local midnight of that day.
+    pub start: Timestamp,
+    /// Hour index → `[channels…, records]`.
+    pub hours: BTreeMap<u16, Vec<Option<f64>>>,
+}
+
+impl HourlyMonth {
+    /// An empty month starting at `start`.
+    pub fn new(month: Date, start: Timestamp) -> Self {
+        Self {
+            month,
+            start,
+            hours: BTreeMap::new(),
+        }
+    }
+
+    fn hour_of(&self, t: Timestamp) -> Option<u16> {
+        u16::try_from(t.duration_since(self.start).as_secs().div_euclid(3600)).ok()
+    }
+
+    /// Replaces the hours of `chunk`'s day with sums of its slots.
+    pub fn replace_day(&mut self, chunk: &DayChunk, day_end: Timestamp) {
+        if let (Some(first), Some(last)) = (
+            self.hour_of(chunk.start),
+            self.hour_of(day_end - SignedDuration::from_secs(1)),
+        ) {
+            let stale: Vec<u16> = self.hours.range(first..=last).map(|(k, _)| *k).collect();
+            for k in stale {
+                self.hours.remove(&k);
+            }
+        }
+        for (i, values) in &chunk.slots {
+            let Some(hour) = self.hour_of(chunk.slot_start(*i)) else {
+                continue;
+            };
+            let entry = self
+                .hours
+                .entry(hour)
+                .or_insert_with(|| vec![None; values.len() + 1]);
+            for (sum, v) in entry.iter_mut().zip(values) {
+                if let Some(v) = v {
+                    *sum = Some(sum.unwrap_or(0.0) + v);
+                }
+            }
+            if let Some(records) = entry.last_mut() {
+                *records = Some(records.unwrap_or(0.0) + 1.0);
+            }
+        }
+    }
+
+    /// The energy of hour `h`, in the stored channel order ([`SYSTEM_CHANNELS`]).
+    pub fn energy(&self, h: u16) -> Option<Energy> {
+        let v = self.hours.get(&h)?;
+        let get = |i: usize| v.get(i).copied().flatten();
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let records = get(SYSTEM_CHANNELS.len()).unwrap_or(0.0) as u32;
+        Some(Energy {
+            produced_wh: get(0),
+            fed_in_wh: get(1),
+            purchased_wh: get(2),
+            consumed_wh: get(3),
+            battery_charged_wh: get(4),
+            battery_discharged_wh: get(5),
+            records,
+        })
+    }
+}
+
 /// Energy of a day or month, in Wh; `None` where the system has no such measurement.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Energy {
