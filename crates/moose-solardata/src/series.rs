@@ -35,7 +35,9 @@ pub struct DayChunk {
     pub start: Timestamp,
     /// Channel names, in the order of each slot's values.
     pub channels: Vec<String>,
-    /// Slot index → values (`null` where the API had none).
+    /// Slot index → values (`null` where the API had none). Stored as one compact string
+    /// (see [`compact`]): a day is then one attribute to parse, not 1,700 JSON values.
+    #[serde(with = "compact")]
     pub slots: BTreeMap<u16, Vec<Option<f64>>>,
 }
 
@@ -107,7 +109,8 @@ pub struct HourlyMonth {
     pub month: Date,
     /// Local midnight of that day.
     pub start: Timestamp,
-    /// Hour index → `[channels…, records]`.
+    /// Hour index → `[channels…, records]`, stored compactly like day slots.
+    #[serde(with = "compact")]
     pub hours: BTreeMap<u16, Vec<Option<f64>>>,
 }
 
@@ -170,6 +173,71 @@ impl HourlyMonth {
             battery_discharged_wh: get(5),
             records,
         })
+    }
+}
+
+/// The stored form of indexed rows of optional numbers: `index:v,v,,v;index:…` (an empty
+/// value is `null`). Rust prints `f64` in its shortest form that parses back to the same value,
+/// so the encoding is exact. Parsing one string of a few thousand numbers is several times
+/// faster than walking the same data as JSON arrays, and the query and write paths do it for
+/// every day and month they touch.
+pub mod compact {
+    use std::collections::BTreeMap;
+    use std::fmt::Write as _;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Encodes rows.
+    pub fn encode(rows: &BTreeMap<u16, Vec<Option<f64>>>) -> String {
+        let mut out = String::with_capacity(rows.len() * 48);
+        for (i, values) in rows {
+            let _ = write!(out, "{i}:");
+            for (k, v) in values.iter().enumerate() {
+                if k > 0 {
+                    out.push(',');
+                }
+                if let Some(v) = v {
+                    let _ = write!(out, "{v}");
+                }
+            }
+            out.push(';');
+        }
+        out
+    }
+
+    /// Decodes rows; `None` if the text is not in this form.
+    pub fn decode(text: &str) -> Option<BTreeMap<u16, Vec<Option<f64>>>> {
+        let mut rows = BTreeMap::new();
+        for row in text.split(';').filter(|r| !r.is_empty()) {
+            let (index, values) = row.split_once(':')?;
+            let values = values
+                .split(',')
+                .map(|v| {
+                    if v.is_empty() {
+                        Ok(None)
+                    } else {
+                        v.parse::<f64>().map(Some)
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .ok()?;
+            rows.insert(index.parse().ok()?, values);
+        }
+        Some(rows)
+    }
+
+    pub(crate) fn serialize<S: Serializer>(
+        rows: &BTreeMap<u16, Vec<Option<f64>>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&encode(rows))
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<u16, Vec<Option<f64>>>, D::Error> {
+        let text = String::deserialize(d)?;
+        decode(&text).ok_or_else(|| serde::de::Error::custom("malformed compact rows"))
     }
 }
 
@@ -262,6 +330,13 @@ mod tests {
         );
         assert_eq!(e.records, 2);
         assert_eq!(day.last_slot_end(), Some(t(610)));
+        let stored = serde_json::to_value(&day).unwrap();
+        assert!(stored["slots"].is_string(), "slots are one compact string");
+        assert_eq!(
+            serde_json::from_value::<DayChunk>(stored).unwrap(),
+            day,
+            "and round-trip exactly"
+        );
         let mut late = recs.clone();
         late[0].1[0] = Some(11.0);
         assert_eq!(
