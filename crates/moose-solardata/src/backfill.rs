@@ -12,9 +12,9 @@ use moose_solarweb::SolarWebClient;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::poll::{SolarDataError, ingest, local_midnight};
+use crate::poll::{SolarDataError, fetch_window, ingest, local_midnight};
 use crate::repo::{SolarRepo, SystemMeta};
-use crate::series::{INVERTER_CHANNELS, SLOT_SECS, SYSTEM_CHANNELS};
+use crate::series::SLOT_SECS;
 
 /// Where a backfill stands (reported after every day).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -85,27 +85,7 @@ pub async fn backfill(
             progress.days_skipped += 1;
         } else {
             let until = end.min(now) - SignedDuration::from_secs(1);
-            let system = client
-                .histdata(meta.id.as_str(), None, start, until, &SYSTEM_CHANNELS)
-                .await?;
-            let mut inverters = Vec::new();
-            for device in repo
-                .devices(&meta.id)
-                .await?
-                .into_iter()
-                .filter(|d| d.device_type == "Inverter" && d.active)
-            {
-                let records = client
-                    .histdata(
-                        meta.id.as_str(),
-                        Some(device.id.as_str()),
-                        start,
-                        until,
-                        &INVERTER_CHANNELS,
-                    )
-                    .await?;
-                inverters.push((device.id, records));
-            }
+            let (system, inverters) = fetch_window(client, repo, meta, start, until).await?;
             let cursor = repo.cursor(&meta.id).await?;
             let outcome = ingest(repo, meta, cursor, &system, &inverters, now, false).await?;
             progress.records_written += outcome.records;

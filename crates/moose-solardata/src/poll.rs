@@ -232,10 +232,31 @@ async fn poll_system(
     if let Some(gap) = earliest_gap(&recent, late_since) {
         from = from.min(gap);
     }
-    let system_records = client
-        .histdata(meta.id.as_str(), None, from, now, &SYSTEM_CHANNELS)
+    let (system_records, inverter_records) = fetch_window(client, repo, meta, from, now).await?;
+    ingest(
+        repo,
+        meta,
+        cursor,
+        &system_records,
+        &inverter_records,
+        now,
+        true,
+    )
+    .await
+}
+
+/// Fetches `from..=to` of a system and of each of its active inverters.
+pub(crate) async fn fetch_window(
+    client: &SolarWebClient,
+    repo: &SolarRepo,
+    meta: &SystemMeta,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<(Vec<Record>, Vec<(DeviceId, Vec<Record>)>), SolarDataError> {
+    let system = client
+        .histdata(meta.id.as_str(), None, from, to, &SYSTEM_CHANNELS)
         .await?;
-    let mut inverter_records = Vec::new();
+    let mut inverters = Vec::new();
     for device in repo
         .devices(&meta.id)
         .await?
@@ -247,22 +268,13 @@ async fn poll_system(
                 meta.id.as_str(),
                 Some(device.id.as_str()),
                 from,
-                now,
+                to,
                 &INVERTER_CHANNELS,
             )
             .await?;
-        inverter_records.push((device.id, records));
+        inverters.push((device.id, records));
     }
-    ingest(
-        repo,
-        meta,
-        cursor,
-        &system_records,
-        &inverter_records,
-        now,
-        true,
-    )
-    .await
+    Ok((system, inverters))
 }
 
 /// Merges fetched records into day items, one transaction per local day, oldest first.
