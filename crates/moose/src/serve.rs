@@ -49,7 +49,7 @@ pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>
 }
 
 /// The demo account: created on the first `--demo` start, with its sign-in printed.
-async fn announce_demo_account(state: &AppState) -> anyhow::Result<()> {
+async fn announce_demo_account(state: &AppState, addr: std::net::SocketAddr) -> anyhow::Result<()> {
     const EMAIL: &str = "demo@moose.invalid";
     match state
         .auth
@@ -65,7 +65,7 @@ async fn announce_demo_account(state: &AppState) -> anyhow::Result<()> {
         Ok((_, Some(password))) => {
             eprintln!("demo: sign in as {EMAIL} with password {password}");
             eprintln!(
-                "demo: curl -s localhost:<port>/api/auth/login -H 'content-type: application/json' -d '{{\"email\":\"{EMAIL}\",\"password\":\"{password}\"}}'"
+                "demo: curl -s http://{addr}/api/auth/login -H 'content-type: application/json' -d '{{\"email\":\"{EMAIL}\",\"password\":\"{password}\"}}'"
             );
             Ok(())
         }
@@ -109,7 +109,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     };
     let state = AppState::new(Arc::clone(&store), auth_settings(&config));
     let source = if demo {
-        announce_demo_account(&state).await?;
+        announce_demo_account(&state, addr).await?;
         Some(datasource::start_demo(&config, &shutdown).await?)
     } else {
         let client = datasource::from_config(&config)?;

@@ -373,3 +373,106 @@ async fn a_user_created_on_the_command_line_can_sign_in() {
     server.signal("TERM");
     assert_eq!(server.wait_exit().0, 0);
 }
+
+#[tokio::test]
+async fn serve_demo_shows_real_data_within_a_minute() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = moose(dir.path())
+        .args([
+            "serve",
+            "--demo",
+            "--bind",
+            "127.0.0.1:0",
+            "--data-dir",
+            "data",
+        ])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut server = Server {
+        child,
+        lines,
+        log: Vec::new(),
+    };
+    let password = server
+        .wait_for("demo: sign in as")
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    let addr = server
+        .wait_for("moose is listening on http://")
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let pass = server.wait_for("solar-data-polling pass finished");
+    assert!(pass.contains("systems=20"), "{pass}");
+
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("http://{addr}/api/auth/login"))
+        .json(&serde_json::json!({"email": "demo@moose.invalid", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let token = r.json::<serde_json::Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let systems: serde_json::Value = client
+        .get(format!("http://{addr}/api/systems"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let list = systems["systems"].as_array().unwrap();
+    assert_eq!(list.len(), 20);
+    let id = list[0]["id"].as_str().unwrap();
+    assert!(
+        list[0]["last_data_at"].is_string(),
+        "data arrived: {}",
+        list[0]
+    );
+    let day: serde_json::Value = client
+        .get(format!(
+            "http://{addr}/api/systems/{id}/production?resolution=1h&from={}",
+            jiff::Timestamp::now() - jiff::SignedDuration::from_hours(20)
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let records: u64 = day["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["records"].as_u64().unwrap())
+        .sum();
+    assert!(
+        records > 100,
+        "the last 20 hours hold 5-minute records: {records}"
+    );
+    server.signal("TERM");
+    assert_eq!(server.wait_exit().0, 0);
+}
