@@ -117,8 +117,8 @@ fn main() {
         for (m, _) in &batches {
             repo.put_meta(m).await.unwrap();
         }
-        let started = Instant::now();
         let queue = Arc::new(std::sync::Mutex::new(batches.clone()));
+        let started = Instant::now();
         let workers: Vec<_> = (0..8)
             .map(|_| {
                 let (queue, repo) = (Arc::clone(&queue), repo.clone());

@@ -60,10 +60,16 @@ fn check(conn: &Connection, key: &Key, condition: &Condition) -> StoreResult<()>
     if matches!(condition, Condition::None) {
         return Ok(());
     }
-    let current: Option<String> = conn
-        .prepare_cached("SELECT attrs FROM items WHERE pk = ?1 AND sk = ?2")
+    // Only the attribute a condition names is read (as JSON text, via SQLite's `->`), never the
+    // whole item: day items are kilobytes, and a version check must not parse them.
+    let path = match condition {
+        Condition::AttributeEquals { name, .. } => format!("$.\"{}\"", name.replace('"', "\\\"")),
+        _ => "$.__none__".to_owned(),
+    };
+    let current: Option<Option<String>> = conn
+        .prepare_cached("SELECT attrs -> ?3 FROM items WHERE pk = ?1 AND sk = ?2")
         .and_then(|mut stmt| {
-            stmt.query_row(params![key.pk, key.sk], |row| row.get(0))
+            stmt.query_row(params![key.pk, key.sk, path], |row| row.get(0))
                 .optional()
         })
         .map_err(map_err)?;
@@ -80,13 +86,15 @@ fn check(conn: &Connection, key: &Key, condition: &Condition) -> StoreResult<()>
             Err(StoreError::NotFound { key: key.clone() })
         }
         (Condition::AttributeEquals { name, value }, Some(raw)) => {
-            let attrs: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&raw)
+            let actual: Option<serde_json::Value> = raw
+                .map(|text| serde_json::from_str(&text))
+                .transpose()
                 .map_err(|e| StoreError::Corrupt {
                     key: key.clone(),
                     reason: e.to_string(),
                 })?;
-            match attrs.get(name) {
-                Some(actual) if actual == value => Ok(()),
+            match actual {
+                Some(actual) if &actual == value => Ok(()),
                 Some(actual) => Err(conflict(format!("`{name}` is {actual}, expected {value}"))),
                 None => Err(conflict(format!("`{name}` is not set, expected {value}"))),
             }
