@@ -87,6 +87,15 @@ fn attrs(value: &impl Serialize) -> Attributes {
     }
 }
 
+/// Decodes an item it owns, moving its (possibly large) attributes instead of copying them.
+fn decode_owned<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    let key = item.key;
+    serde_json::from_value(Value::Object(item.attrs)).map_err(|e| StoreError::Corrupt {
+        key,
+        reason: e.to_string(),
+    })
+}
+
 fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
     serde_json::from_value(Value::Object(item.attrs.clone())).map_err(|e| StoreError::Corrupt {
         key: item.key.clone(),
@@ -197,7 +206,12 @@ impl SolarRepo {
     /// A system's devices.
     pub async fn devices(&self, system: &SystemId) -> Result<Vec<DeviceMeta>, StoreError> {
         let q = Query::partition(keys::system_pk(system)).begins_with(keys::DEVICE_SK_PREFIX);
-        self.store.query_all(&q).await?.iter().map(decode).collect()
+        self.store
+            .query_all(&q)
+            .await?
+            .into_iter()
+            .map(decode_owned)
+            .collect()
     }
 
     /// A system's cursor.
@@ -265,7 +279,12 @@ impl SolarRepo {
                 keys::system_day_sk(to),
             ))
             .limit(400);
-        self.store.query_all(&q).await?.iter().map(decode).collect()
+        self.store
+            .query_all(&q)
+            .await?
+            .into_iter()
+            .map(decode_owned)
+            .collect()
     }
 
     /// Daily energy of a system for `from..=to`, by date.
@@ -362,7 +381,12 @@ impl SolarRepo {
                 keys::hourly_rollup_sk(to.year(), to.month()),
             ))
             .limit(200);
-        self.store.query_all(&q).await?.iter().map(decode).collect()
+        self.store
+            .query_all(&q)
+            .await?
+            .into_iter()
+            .map(decode_owned)
+            .collect()
     }
 
     /// Writes one day atomically: the system's and inverters' day items (each conditional on the
