@@ -294,27 +294,9 @@ impl SolarRepo {
         from: Date,
         to: Date,
     ) -> Result<Vec<(Date, Energy)>, StoreError> {
-        let q = Query::partition(keys::system_pk(system))
-            .sort(SortCondition::Between(
-                keys::daily_aggregate_sk(from),
-                keys::daily_aggregate_sk(to),
-            ))
-            .limit(1000);
-        self.store
-            .query_all(&q)
-            .await?
-            .iter()
-            .map(|i| {
-                let date: Date =
-                    i.str_attr("date")
-                        .and_then(|d| d.parse().ok())
-                        .ok_or_else(|| StoreError::Corrupt {
-                            key: i.key.clone(),
-                            reason: "no date".into(),
-                        })?;
-                Ok((date, decode::<Energy>(i)?))
-            })
-            .collect()
+        let range =
+            SortCondition::Between(keys::daily_aggregate_sk(from), keys::daily_aggregate_sk(to));
+        self.energy_items(system, range, "date").await
     }
 
     /// Monthly energy of a system for the months `from..=to` (first days of months).
@@ -324,25 +306,36 @@ impl SolarRepo {
         from: Date,
         to: Date,
     ) -> Result<Vec<(Date, Energy)>, StoreError> {
+        let range = SortCondition::Between(
+            keys::monthly_aggregate_sk(from.year(), from.month()),
+            keys::monthly_aggregate_sk(to.year(), to.month()),
+        );
+        self.energy_items(system, range, "month").await
+    }
+
+    /// Aggregate items in a sort-key range, each labelled by the date in attribute `label`.
+    async fn energy_items(
+        &self,
+        system: &SystemId,
+        range: SortCondition,
+        label: &str,
+    ) -> Result<Vec<(Date, Energy)>, StoreError> {
         let q = Query::partition(keys::system_pk(system))
-            .sort(SortCondition::Between(
-                keys::monthly_aggregate_sk(from.year(), from.month()),
-                keys::monthly_aggregate_sk(to.year(), to.month()),
-            ))
+            .sort(range)
             .limit(1000);
         self.store
             .query_all(&q)
             .await?
-            .iter()
-            .map(|i| {
-                let month: Date = i
-                    .str_attr("month")
+            .into_iter()
+            .map(|item| {
+                let date: Date = item
+                    .str_attr(label)
                     .and_then(|d| d.parse().ok())
                     .ok_or_else(|| StoreError::Corrupt {
-                        key: i.key.clone(),
-                        reason: "no month".into(),
+                        key: item.key.clone(),
+                        reason: format!("no {label}"),
                     })?;
-                Ok((month, decode::<Energy>(i)?))
+                Ok((date, decode_owned::<Energy>(item)?))
             })
             .collect()
     }

@@ -22,14 +22,15 @@ struct Server {
 }
 
 impl Server {
-    fn start(dir: &Path) -> (Self, String) {
+    /// Starts `moose` with `args` and collects its stderr lines.
+    fn spawn(dir: &Path, args: &[&str]) -> Self {
         let mut child = moose(dir)
-            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir", "data"])
+            .args(args)
             .env("MOOSE_SHUTDOWN_GRACE_SECS", "5")
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
-            .expect("start moose serve");
+            .expect("start moose");
         let stderr = child.stderr.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -39,20 +40,31 @@ impl Server {
                 }
             }
         });
-        let mut server = Self {
+        Self {
             child,
             lines,
             log: Vec::new(),
-        };
-        let line = server.wait_for("moose is listening on http://");
-        let addr = line
-            .split("http://")
+        }
+    }
+
+    /// Waits for the "listening" line and returns the address.
+    fn address(&mut self) -> String {
+        let line = self.wait_for("moose is listening on http://");
+        line.split("http://")
             .nth(1)
             .unwrap()
             .split_whitespace()
             .next()
             .unwrap()
-            .to_owned();
+            .to_owned()
+    }
+
+    fn start(dir: &Path) -> (Self, String) {
+        let mut server = Self::spawn(
+            dir,
+            &["serve", "--bind", "127.0.0.1:0", "--data-dir", "data"],
+        );
+        let addr = server.address();
         (server, addr)
     }
 
@@ -377,48 +389,24 @@ async fn a_user_created_on_the_command_line_can_sign_in() {
 #[tokio::test]
 async fn serve_demo_shows_real_data_within_a_minute() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = moose(dir.path())
-        .args([
+    let mut server = Server::spawn(
+        dir.path(),
+        &[
             "serve",
             "--demo",
             "--bind",
             "127.0.0.1:0",
             "--data-dir",
             "data",
-        ])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut server = Server {
-        child,
-        lines,
-        log: Vec::new(),
-    };
+        ],
+    );
     let password = server
         .wait_for("demo: sign in as")
         .rsplit(' ')
         .next()
         .unwrap()
         .to_owned();
-    let addr = server
-        .wait_for("moose is listening on http://")
-        .split("http://")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
+    let addr = server.address();
     let pass = server.wait_for("solar-data-polling pass finished");
     assert!(pass.contains("systems=20"), "{pass}");
 

@@ -226,16 +226,44 @@ fn hist(
             records.push((day.slot_start(i), slot_totals(day, i, dev)));
         }
     });
-    let (page, links) = params.page(&records)?;
+    let records: Vec<(String, Totals)> = records
+        .into_iter()
+        .map(|(start, t)| (format_time(start), t))
+        .collect();
+    respond(
+        sim,
+        s,
+        device,
+        dev,
+        params,
+        &records,
+        &defs,
+        Some(SLOT_SECS),
+    )
+}
+
+/// One page of labelled records as the API sends them, with billing.
+#[allow(clippy::too_many_arguments)] // one call each from histdata and aggrdata; a struct would only rename them
+fn respond(
+    sim: &Simulator,
+    s: &SimSystem,
+    device: Option<&str>,
+    dev: Option<DeviceRef>,
+    params: &Params,
+    records: &[(String, Totals)],
+    defs: &[&ChannelDef],
+    log_duration: Option<i64>,
+) -> ApiResult<Json<Value>> {
+    let (page, links) = params.page(records)?;
     let mut points = 0;
     let data: Vec<RecordOut> = page
-        .iter()
-        .map(|(start, totals)| {
-            let (channels, p) = channels_out(s, dev, totals, &defs);
+        .into_iter()
+        .map(|(label, totals)| {
+            let (channels, p) = channels_out(s, dev, &totals, defs);
             points += p;
             RecordOut {
-                log_date_time: format_time(*start),
-                log_duration: Some(SLOT_SECS),
+                log_date_time: label,
+                log_duration,
                 channels,
             }
         })
@@ -485,24 +513,7 @@ fn aggr(
             range_totals(sim, s, first, last, dev, now).map(|t| (label, t))
         })
         .collect();
-    let (page, links) = params.page(&records)?;
-    let mut points = 0;
-    let data: Vec<RecordOut> = page
-        .iter()
-        .map(|(label, totals)| {
-            let (channels, p) = channels_out(s, dev, totals, &defs);
-            points += p;
-            RecordOut {
-                log_date_time: label.clone(),
-                log_duration: None,
-                channels,
-            }
-        })
-        .collect();
-    sim.api.count_points(points);
-    Ok(Json(
-        json!({"pvSystemId": s.id, "deviceId": device, "data": data, "links": links}),
-    ))
+    respond(sim, s, device, dev, params, &records, &defs, None)
 }
 
 pub(crate) async fn system_aggr(
