@@ -72,7 +72,7 @@ pub const VARIABLES: &[Variable] = &[
         path: "store.backend",
         kind: Kind::Text,
         default: "sqlite",
-        doc: "Store backend: `sqlite` (embedded, the default).",
+        doc: "Store backend: `sqlite` (embedded, the default) or `dynamodb` (the table named by DYNAMODB_TABLE_NAME).",
     },
     Variable {
         name: "MOOSE_DATA_DIR",
@@ -87,6 +87,13 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Text,
         default: "Moose-DDB",
         doc: "DynamoDB table of the DynamoDB backend (the old system's variable).",
+    },
+    Variable {
+        name: "MOOSE_DYNAMODB_ENDPOINT",
+        path: "store.dynamodb_endpoint",
+        kind: Kind::Text,
+        default: "",
+        doc: "DynamoDB endpoint override for a local DynamoDB-compatible server (e.g. `http://127.0.0.1:5000`); AWS when unset.",
     },
     Variable {
         name: "MOOSE_LOG_FORMAT",

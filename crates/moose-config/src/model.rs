@@ -63,6 +63,8 @@ pub enum StoreBackend {
     /// The embedded SQLite file in `data_dir`.
     #[default]
     Sqlite,
+    /// The DynamoDB table `dynamodb_table` (the old system's `Moose-DDB`).
+    Dynamodb,
 }
 
 /// Where data lives.
@@ -75,6 +77,8 @@ pub struct StoreConfig {
     pub data_dir: PathBuf,
     /// The DynamoDB table (used by the DynamoDB backend; the old system's `Moose-DDB`).
     pub dynamodb_table: String,
+    /// A DynamoDB endpoint override, for a local DynamoDB-compatible server; AWS when unset.
+    pub dynamodb_endpoint: Option<String>,
 }
 
 impl Default for StoreConfig {
@@ -83,6 +87,7 @@ impl Default for StoreConfig {
             backend: StoreBackend::Sqlite,
             data_dir: PathBuf::from("./moose-data"),
             dynamodb_table: "Moose-DDB".into(),
+            dynamodb_endpoint: None,
         }
     }
 }

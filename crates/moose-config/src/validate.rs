@@ -78,6 +78,11 @@ pub(crate) fn check(config: &Config, origin: impl Fn(&str) -> String) -> Vec<Pro
         }
     }
 
+    if let Some(url) = &config.store.dynamodb_endpoint
+        && let Err(e) = check_url(url)
+    {
+        fail("store.dynamodb_endpoint", e);
+    }
     if config.store.data_dir.as_os_str().is_empty() {
         fail("store.data_dir", "must not be empty".into());
     }

@@ -10,8 +10,9 @@ use serde_json::{Map, Value};
 /// top-level attributes on DynamoDB and as a JSON document on SQLite.
 pub type Attributes = Map<String, Value>;
 
-/// DynamoDB's item size limit. Backends reject larger items so both behave the same.
-pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+/// DynamoDB's item size limit ("400 KB"), read as 400,000 bytes: the stricter reading, which
+/// moto's DynamoDB also applies. Backends reject larger items so that every backend behaves the same.
+pub const MAX_ITEM_BYTES: usize = 400_000;
 /// DynamoDB's sort-key size limit (the partition key allows 2048; we use the stricter one for both).
 pub const MAX_KEY_BYTES: usize = 1024;
 /// Attribute names that backends own: key columns, the index columns and `timestamp`.

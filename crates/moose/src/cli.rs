@@ -46,6 +46,11 @@ pub(crate) enum Command {
     },
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
+    /// Create or describe the DynamoDB table.
+    Table {
+        #[command(subcommand)]
+        command: crate::table_cmd::TableCommand,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]

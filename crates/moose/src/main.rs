@@ -11,6 +11,7 @@ mod poll_cmd;
 mod serve;
 mod signals;
 mod sim_cmd;
+mod table_cmd;
 mod users_cmd;
 
 use std::process::ExitCode;
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
         cli::Command::Config { command } => config_cmd::run(&cli, command),
         cli::Command::Sim(args) => sim_cmd::run(&cli, args),
         cli::Command::Poll(args) => poll_cmd::poll(&cli, args),
+        cli::Command::Table { command } => table_cmd::run(&cli, command),
         cli::Command::Openapi => {
             println!(
                 "{}",

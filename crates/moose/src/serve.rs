@@ -8,6 +8,7 @@ use moose_api::{AppState, HttpLimits};
 use moose_auth::AuthSettings;
 use moose_config::{Config, StoreBackend};
 use moose_store::Store;
+use moose_store_dynamodb::{DynamoSettings, DynamoStore};
 use moose_store_sqlite::SqliteStore;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -45,6 +46,21 @@ pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>
             tracing::info!(path = %store.path().display(), "opened the embedded store");
             Ok(Arc::new(store))
         }
+        StoreBackend::Dynamodb => {
+            let store = DynamoStore::connect(&dynamo_settings(config)).await;
+            store.ping().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            tracing::info!(table = store.table(), "using the DynamoDB store");
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// DynamoDB settings from the configuration.
+pub(crate) fn dynamo_settings(config: &Config) -> DynamoSettings {
+    DynamoSettings {
+        table: config.store.dynamodb_table.clone(),
+        endpoint: config.store.dynamodb_endpoint.clone(),
+        region: None,
     }
 }
 
