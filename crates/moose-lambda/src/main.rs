@@ -1,0 +1,213 @@
+//! `bootstrap`: Moose as AWS Lambda functions.
+//!
+//! One binary for all six functions; the role comes from `MOOSE_FUNCTION` or the function's
+//! name (`AWS_LAMBDA_FUNCTION_NAME`). HTTP functions (`solar-data-service`, `user-management`,
+//! `chat-service`) serve the same axum router as `moose serve`, for API Gateway REST (v1) and HTTP
+//! API (v2) proxy events — and for the old system's bare health payload
+//! `{"httpMethod":"GET","path":"/health"}`, which `lambda_http` alone would reject.
+//! `solar-data-polling` runs one poll pass per invocation (EventBridge schedule or direct).
+//! Clients and the store are built once per cold start. Logs are JSON (CloudWatch).
+
+mod events;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use lambda_http::Service as _;
+use lambda_runtime::{LambdaEvent, service_fn};
+use moose_api::{AppState, HttpLimits};
+use moose_config::{LogFormat, Sources, StoreBackend};
+use moose_store::Store;
+use serde_json::Value;
+
+/// The six functions of the old system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    ChatService,
+    SolarDataService,
+    UserManagement,
+    DeviceStatusPolling,
+    SolarDataPolling,
+    NotifyUser,
+}
+
+impl Role {
+    fn from_name(name: &str) -> Option<Self> {
+        // Deployed names may carry a stack prefix or suffix (`prod-solar-data-service`).
+        let known = [
+            ("solar-data-service", Self::SolarDataService),
+            ("solar-data-polling", Self::SolarDataPolling),
+            ("device-status-polling", Self::DeviceStatusPolling),
+            ("user-management", Self::UserManagement),
+            ("chat-service", Self::ChatService),
+            ("notify-user", Self::NotifyUser),
+        ];
+        known
+            .iter()
+            .find(|(n, _)| name.contains(n))
+            .map(|(_, r)| *r)
+    }
+
+    fn is_http(self) -> bool {
+        matches!(
+            self,
+            Self::ChatService | Self::SolarDataService | Self::UserManagement
+        )
+    }
+}
+
+struct Function {
+    role: Role,
+    router: axum::Router,
+    store: Arc<dyn Store>,
+    config: moose_config::Config,
+}
+
+async fn build() -> anyhow::Result<Function> {
+    let name = std::env::var("MOOSE_FUNCTION")
+        .or_else(|_| std::env::var("AWS_LAMBDA_FUNCTION_NAME"))
+        .unwrap_or_default();
+    let role = Role::from_name(&name).with_context(|| {
+        format!("cannot tell which Moose function {name:?} is: set MOOSE_FUNCTION to one of solar-data-service, user-management, chat-service, solar-data-polling, device-status-polling, notify-user")
+    })?;
+    let mut env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    // On Lambda only /tmp is writable and data must outlive the instance: DynamoDB unless told otherwise.
+    env.entry("MOOSE_STORE".into())
+        .or_insert_with(|| "dynamodb".into());
+    env.entry("MOOSE_LOG_FORMAT".into())
+        .or_insert_with(|| "json".into());
+    let loaded = moose_config::load(&Sources {
+        env,
+        ..Sources::default()
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config = loaded.config;
+    let format = if config.log.format == LogFormat::Json {
+        moose_telemetry::Format::Json
+    } else {
+        moose_telemetry::Format::Text
+    };
+    moose_telemetry::init(format, &config.log.filter)?;
+    let store: Arc<dyn Store> = match config.store.backend {
+        StoreBackend::Dynamodb => Arc::new(
+            moose_store_dynamodb::DynamoStore::connect(&moose_store_dynamodb::DynamoSettings {
+                table: config.store.dynamodb_table.clone(),
+                endpoint: config.store.dynamodb_endpoint.clone(),
+                region: None,
+            })
+            .await,
+        ),
+        StoreBackend::Sqlite => {
+            Arc::new(moose_store_sqlite::SqliteStore::open(&config.store.data_dir).await?)
+        }
+    };
+    let auth = moose_auth::AuthSettings {
+        supabase_url: config.supabase.url.clone(),
+        supabase_jwt_secret: config.supabase.jwt_secret.clone(),
+        access_ttl: std::time::Duration::from_secs(config.auth.access_token_ttl_secs),
+        refresh_ttl: std::time::Duration::from_secs(config.auth.refresh_token_ttl_secs),
+    };
+    let limits = HttpLimits {
+        request_timeout: std::time::Duration::from_secs(config.http.request_timeout_secs),
+        body_limit: usize::try_from(config.http.body_limit_bytes).unwrap_or(usize::MAX),
+    };
+    let router = moose_api::router(AppState::new(Arc::clone(&store), auth), limits);
+    tracing::info!(function = %name, role = ?role, backend = store.backend(), "Moose Lambda function ready");
+    Ok(Function {
+        role,
+        router,
+        store,
+        config,
+    })
+}
+
+async fn handle(f: &Function, event: LambdaEvent<Value>) -> anyhow::Result<Value> {
+    let (payload, context) = event.into_parts();
+    if f.role.is_http() {
+        let request = events::http_request(payload)?;
+        let mut adapter = lambda_http::Adapter::from(f.router.clone());
+        let response = adapter
+            .call(LambdaEvent::new(request, context))
+            .await
+            .map_err(|never| match never {})?;
+        return Ok(serde_json::to_value(response)?);
+    }
+    match f.role {
+        Role::SolarDataPolling => {
+            let client = solarweb_client(&f.config)?;
+            let repo = moose_solardata::SolarRepo::new(Arc::clone(&f.store));
+            let settings = moose_solardata::PollSettings::default();
+            let cancel = tokio_util::sync::CancellationToken::new();
+            let summary = moose_solardata::poll_once(
+                &client,
+                &repo,
+                &settings,
+                jiff::Timestamp::now(),
+                &cancel,
+            )
+            .await?;
+            tracing::info!(request_id = %context.request_id, records = summary.records_written, "solar-data-polling pass finished");
+            Ok(serde_json::to_value(summary)?)
+        }
+        other => anyhow::bail!("the {other:?} function is not available in this version of Moose"),
+    }
+}
+
+fn solarweb_client(
+    config: &moose_config::Config,
+) -> anyhow::Result<moose_solarweb::SolarWebClient> {
+    let sw = &config.solarweb;
+    let (Some(id), Some(value)) = (&sw.access_key_id, &sw.access_key_value) else {
+        anyhow::bail!(
+            "SOLAR_WEB_ACCESS_KEY_ID and SOLAR_WEB_ACCESS_KEY_VALUE must be set for solar-data-polling"
+        );
+    };
+    let credentials = moose_solarweb::Credentials {
+        access_key_id: id.clone(),
+        access_key_value: value.clone(),
+        login: sw.user_id.clone().zip(sw.password.clone()),
+    };
+    Ok(moose_solarweb::SolarWebClient::new(
+        moose_solarweb::ClientConfig::new(&sw.base_url, credentials),
+    )?)
+}
+
+/// Tells the Runtime API that initialisation failed, so the failure shows in the function's
+/// logs and metrics as an init error rather than as a silent crash.
+async fn report_init_error(message: &str) {
+    let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
+        return;
+    };
+    let body = serde_json::json!({"errorMessage": message, "errorType": "Moose.InitError"});
+    let sent = reqwest::Client::new()
+        .post(format!("http://{api}/2018-06-01/runtime/init/error"))
+        .header("Lambda-Runtime-Function-Error-Type", "Moose.InitError")
+        .json(&body)
+        .send()
+        .await;
+    if let Err(e) = sent {
+        eprintln!("cannot report the init error to the Runtime API: {e}");
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let function = match build().await {
+        Ok(f) => Arc::new(f),
+        Err(e) => {
+            let message = format!("{e:#}");
+            eprintln!("moose: {message}");
+            report_init_error(&message).await;
+            return Err(lambda_runtime::Error::from(message));
+        }
+    };
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let function = Arc::clone(&function);
+        async move {
+            handle(&function, event)
+                .await
+                .map_err(|e| lambda_runtime::Error::from(format!("{e:#}")))
+        }
+    }))
+    .await
+}

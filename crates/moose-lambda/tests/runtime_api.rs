@@ -1,0 +1,314 @@
+//! The built `bootstrap` against a fake of the Lambda Runtime API on loopback
+//! (`/2018-06-01/runtime/invocation/next`, `/response`, `/error`), as AWS would run it.
+
+use std::collections::VecDeque;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+#[derive(Default)]
+struct Runtime {
+    queue: Mutex<VecDeque<Value>>,
+    answers: Mutex<Vec<(String, String, Value)>>, // (request id, "response"|"error", body)
+}
+
+async fn next(State(rt): State<Arc<Runtime>>) -> (HeaderMap, String) {
+    loop {
+        let event = rt.queue.lock().unwrap().pop_front();
+        if let Some(event) = event {
+            let id = format!("req-{}", rt.answers.lock().unwrap().len());
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                "lambda-runtime-aws-request-id",
+                HeaderValue::from_str(&id).unwrap(),
+            );
+            let deadline = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis()
+                + 60_000;
+            headers.insert(
+                "lambda-runtime-deadline-ms",
+                HeaderValue::from_str(&deadline.to_string()).unwrap(),
+            );
+            headers.insert(
+                "lambda-runtime-invoked-function-arn",
+                HeaderValue::from_static("arn:aws:lambda:us-east-1:123456789012:function:moose"),
+            );
+            return (headers, event.to_string());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn answer(
+    State(rt): State<Arc<Runtime>>,
+    Path((id, kind)): Path<(String, String)>,
+    body: String,
+) -> &'static str {
+    rt.answers.lock().unwrap().push((
+        id,
+        kind,
+        serde_json::from_str(&body).unwrap_or(Value::String(body)),
+    ));
+    "{}"
+}
+
+async fn init_error(State(rt): State<Arc<Runtime>>, body: String) -> &'static str {
+    rt.answers.lock().unwrap().push((
+        "init".into(),
+        "init-error".into(),
+        serde_json::from_str(&body).unwrap_or(Value::String(body)),
+    ));
+    "{}"
+}
+
+struct Harness {
+    runtime: Arc<Runtime>,
+    addr: String,
+}
+
+impl Harness {
+    async fn start() -> Self {
+        let runtime = Arc::new(Runtime::default());
+        let app = axum::Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route("/2018-06-01/runtime/invocation/{id}/{kind}", post(answer))
+            .route("/2018-06-01/runtime/init/error", post(init_error))
+            .with_state(Arc::clone(&runtime));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { runtime, addr }
+    }
+
+    fn bootstrap(&self, function: &str, env: &[(&str, &str)]) -> Child {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
+        cmd.env_clear()
+            .env("AWS_LAMBDA_RUNTIME_API", &self.addr)
+            .env("AWS_LAMBDA_FUNCTION_NAME", function)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+            .env("AWS_ACCESS_KEY_ID", "moose-test")
+            .env("AWS_SECRET_ACCESS_KEY", "moose-test")
+            .env("AWS_REGION", "us-east-1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.spawn().unwrap()
+    }
+
+    async fn invoke(&self, event: Value) -> (String, Value) {
+        let before = self.runtime.answers.lock().unwrap().len();
+        self.runtime.queue.lock().unwrap().push_back(event);
+        let started = Instant::now();
+        loop {
+            if let Some((_, kind, body)) = self.runtime.answers.lock().unwrap().get(before).cloned()
+            {
+                return (kind, body);
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "no answer from bootstrap"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Stops a bootstrap process and reaps it.
+fn stop(mut child: Child) {
+    child.kill().ok();
+    child.wait().ok();
+}
+
+fn rest_event(method: &str, path: &str, token: Option<&str>) -> Value {
+    let headers = token.map_or_else(
+        || json!({}),
+        |t| json!({"Authorization": format!("Bearer {t}")}),
+    );
+    json!({
+        "resource": "/{proxy+}", "path": path, "httpMethod": method, "headers": headers, "multiValueHeaders": {},
+        "queryStringParameters": null, "multiValueQueryStringParameters": null, "pathParameters": null, "stageVariables": null,
+        "requestContext": {"resourcePath": "/{proxy+}", "httpMethod": method, "path": path, "stage": "prod", "requestId": "r1", "identity": {"sourceIp": "203.0.113.9"}},
+        "body": null, "isBase64Encoded": false
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_old_health_payload_answers_healthy_for_each_http_function() {
+    let dir = tempfile::tempdir().unwrap();
+    for function in ["chat-service", "solar-data-service", "user-management"] {
+        let harness = Harness::start().await;
+        let data = dir.path().join(function);
+        let child = harness.bootstrap(
+            function,
+            &[
+                ("MOOSE_STORE", "sqlite"),
+                ("MOOSE_DATA_DIR", data.to_str().unwrap()),
+            ],
+        );
+        let (kind, body) = harness
+            .invoke(json!({"httpMethod": "GET", "path": "/health"}))
+            .await;
+        assert_eq!(kind, "response", "{function}: {body}");
+        assert_eq!(body["statusCode"], 200, "{function}: {body}");
+        let inner: Value = serde_json::from_str(body["body"].as_str().unwrap()).unwrap();
+        assert_eq!(inner["status"], "healthy", "{function}");
+        stop(child);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_gateway_events_go_through_the_same_router_and_access_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // An API key made the way an administrator would, in the store the function will use.
+    let key = {
+        let store = Arc::new(moose_store_sqlite_for_tests::open(&data).await);
+        let auth = moose_auth::AuthService::new(store.clone(), moose_auth::AuthSettings::default());
+        let (admin, _) = auth
+            .create_user(
+                "ops@example.com",
+                moose_auth::OrgRole::Admin,
+                None,
+                Some("a long enough password"),
+                None,
+            )
+            .await
+            .unwrap();
+        let principal = moose_auth::Principal {
+            user: admin,
+            credential: moose_auth::Credential::Supabase,
+        };
+        let (_, key) = auth
+            .create_api_key(&principal, "lambda test", moose_auth::OrgRole::Admin, true)
+            .await
+            .unwrap();
+        moose_store::Store::close(&*store).await.unwrap();
+        key
+    };
+    let harness = Harness::start().await;
+    let child = harness.bootstrap(
+        "prod-solar-data-service",
+        &[
+            ("MOOSE_STORE", "sqlite"),
+            ("MOOSE_DATA_DIR", data.to_str().unwrap()),
+        ],
+    );
+    let (_, unauthenticated) = harness
+        .invoke(rest_event("GET", "/api/systems", None))
+        .await;
+    assert_eq!(unauthenticated["statusCode"], 401, "{unauthenticated}");
+    let (_, listed) = harness
+        .invoke(rest_event("GET", "/api/systems", Some(&key)))
+        .await;
+    assert_eq!(listed["statusCode"], 200, "{listed}");
+    let body: Value = serde_json::from_str(listed["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["systems"], json!([]));
+    let (_, users) = harness
+        .invoke(rest_event("GET", "/api/users/me", Some(&key)))
+        .await;
+    assert_eq!(users["statusCode"], 200, "{users}");
+    let (kind, bad) = harness.invoke(json!({"not": "an http event"})).await;
+    assert_eq!(
+        kind, "error",
+        "a payload that is not HTTP is reported to the runtime as an error: {bad}"
+    );
+    stop(child);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_function_name_is_an_init_error() {
+    let harness = Harness::start().await;
+    let child = harness.bootstrap("some-other-function", &[]);
+    let started = Instant::now();
+    loop {
+        if let Some((_, kind, body)) = harness.runtime.answers.lock().unwrap().first().cloned() {
+            assert_eq!(kind, "init-error");
+            assert!(body.to_string().contains("MOOSE_FUNCTION"), "{body}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no init error reported"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop(child);
+}
+
+mod moose_store_sqlite_for_tests {
+    pub async fn open(dir: &std::path::Path) -> moose_store_sqlite::SqliteStore {
+        moose_store_sqlite::SqliteStore::open(dir).await.unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_event_makes_solar_data_polling_pull_from_the_simulator_into_dynamodb() {
+    let endpoint = std::env::var("MOOSE_TEST_DYNAMODB_ENDPOINT")
+        .expect("MOOSE_TEST_DYNAMODB_ENDPOINT: run ./scripts/test, which starts moto_server");
+    // The simulated fleet, in real time.
+    let sim = Arc::new(
+        moose_sim::Simulator::new(moose_sim::SimConfig {
+            systems: 3,
+            seed: 9,
+            ..moose_sim::SimConfig::default()
+        })
+        .unwrap(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sim_url = format!("http://{}", listener.local_addr().unwrap());
+    let app = moose_sim::router(Arc::clone(&sim));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    // The table, as `moose table create` makes it.
+    let settings = moose_store_dynamodb::DynamoSettings {
+        table: "moose-lambda-test".into(),
+        endpoint: Some(endpoint.clone()),
+        region: Some("us-east-1".into()),
+    };
+    let table = moose_store_dynamodb::DynamoStore::connect(&settings).await;
+    table.create_table().await.unwrap();
+
+    let harness = Harness::start().await;
+    let child = harness.bootstrap(
+        "solar-data-polling",
+        &[
+            ("DYNAMODB_TABLE_NAME", "moose-lambda-test"),
+            ("MOOSE_DYNAMODB_ENDPOINT", &endpoint),
+            ("MOOSE_SOLARWEB_BASE_URL", &sim_url),
+            ("SOLAR_WEB_ACCESS_KEY_ID", moose_sim::DEFAULT_ACCESS_KEY_ID),
+            (
+                "SOLAR_WEB_ACCESS_KEY_VALUE",
+                moose_sim::DEFAULT_ACCESS_KEY_VALUE,
+            ),
+        ],
+    );
+    let scheduled = json!({"version": "0", "id": "e1", "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
+                           "time": "2026-11-23T12:00:00Z", "region": "us-east-1", "resources": ["arn:aws:events:us-east-1:123456789012:rule/poll"], "detail": {}});
+    let (kind, summary) = harness.invoke(scheduled).await;
+    assert_eq!(kind, "response", "{summary}");
+    assert_eq!(summary["systems"], 3, "{summary}");
+    assert!(
+        summary["records_written"].as_u64().unwrap() > 3 * 200,
+        "{summary}"
+    );
+    // The data is in DynamoDB.
+    let repo = moose_solardata::SolarRepo::new(Arc::new(table));
+    let systems = repo.all_systems().await.unwrap();
+    assert_eq!(systems.len(), 3);
+    assert!(
+        repo.cursor(&systems[0].id)
+            .await
+            .unwrap()
+            .is_some_and(|c| c.last_data_at.is_some())
+    );
+    stop(child);
+}
