@@ -94,7 +94,7 @@ mod tests {
         // 100 in the initial burst, 30 more at 100/s.
         let elapsed = start.elapsed();
         assert!(
-            elapsed >= Duration::from_millis(280) && elapsed <= Duration::from_millis(1000),
+            elapsed >= Duration::from_millis(280) && elapsed <= Duration::from_secs(3),
             "{elapsed:?}"
         );
     }

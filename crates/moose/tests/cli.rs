@@ -72,7 +72,7 @@ impl Server {
         loop {
             let line = self
                 .lines
-                .recv_timeout(Duration::from_secs(20))
+                .recv_timeout(Duration::from_secs(90))
                 .unwrap_or_else(|_| {
                     panic!(
                         "no log line containing {needle:?}; log so far:\n{}",
