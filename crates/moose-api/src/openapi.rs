@@ -2,6 +2,8 @@
 //! descriptions below. `moose openapi` prints it; `docs/openapi.json` is a committed copy that a
 //! test keeps in step.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value, json};
 
 use crate::access::ROUTES;
@@ -86,6 +88,11 @@ fn describe(method: &str, path: &str) -> (&'static str, Vec<Param>, bool) {
             "A system: metadata, devices, last data time, today's energy",
             vec![SYSTEM],
             false,
+        ),
+        ("PATCH", "/api/systems/{system}") => (
+            "Set the site's position (Solar.web has none): {latitude, longitude}",
+            vec![SYSTEM],
+            true,
         ),
         ("GET", "/api/systems/{system}/production") => (
             "Production time series in Wh; gaps are null",
@@ -178,9 +185,13 @@ fn rule_text(rule: Rule) -> String {
 /// The document.
 pub fn openapi() -> Value {
     let error = json!({"$ref": "#/components/schemas/Error"});
-    let mut paths: Map<String, Value> = Map::new();
-    paths.insert("/health".into(), json!({"get": {"summary": "Liveness (and readiness with deep=true)", "parameters": [{"name": "deep", "in": "query", "required": false, "schema": {"type": "boolean"}}], "responses": {"200": {"description": "healthy"}, "503": {"description": "a dependency is failing (deep only)"}}}}));
-    paths.insert("/health/ready".into(), json!({"get": {"summary": "Readiness: checks every dependency", "responses": {"200": {"description": "ready"}, "503": {"description": "a dependency is failing"}}}}));
+    // Plain BTreeMaps: the document's shape must not depend on serde_json's map features.
+    let mut paths: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
+    paths.insert("/health".into(), BTreeMap::from([("get".to_owned(), json!({"summary": "Liveness (and readiness with deep=true)", "parameters": [{"name": "deep", "in": "query", "required": false, "schema": {"type": "boolean"}}], "responses": {"200": {"description": "healthy"}, "503": {"description": "a dependency is failing (deep only)"}}}))]));
+    paths.insert(
+        "/health/ready".into(),
+        BTreeMap::from([("get".to_owned(), json!({"summary": "Readiness: checks every dependency", "responses": {"200": {"description": "ready"}, "503": {"description": "a dependency is failing"}}}))]),
+    );
     for route in ROUTES {
         let (summary, params, body) = describe(route.method, route.path);
         let parameters: Vec<Value> = params
@@ -209,8 +220,10 @@ pub fn openapi() -> Value {
         if body {
             op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"type": "object"}}}});
         }
-        let entry = paths.entry(route.path).or_insert_with(|| json!({}));
-        entry[route.method.to_ascii_lowercase()] = op;
+        paths
+            .entry(route.path.to_owned())
+            .or_default()
+            .insert(route.method.to_ascii_lowercase(), op);
     }
     json!({
         "openapi": "3.1.0",

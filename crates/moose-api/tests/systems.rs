@@ -303,6 +303,56 @@ async fn production_energy_and_kpis_match_the_source_and_respect_access() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_sets_a_sites_position() {
+    let org = Org::new().await;
+    let (manager, _) = org.login("manager@example.com").await;
+    let r = org
+        .call(
+            "PATCH",
+            "/api/systems/B",
+            Some(&manager),
+            Some(json!({"latitude": 47.07, "longitude": 15.44})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        r.body["location"],
+        json!({"latitude": 47.07, "longitude": 15.44})
+    );
+    let r = org
+        .call(
+            "PATCH",
+            "/api/systems/B",
+            Some(&manager),
+            Some(json!({"latitude": 95.0, "longitude": 15.44})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("latitude"),
+        "{}",
+        r.body
+    );
+    let (tech, _) = org.login("tech@example.com").await;
+    let r = org
+        .call(
+            "PATCH",
+            "/api/systems/A",
+            Some(&tech),
+            Some(json!({"latitude": 1.0, "longitude": 1.0})),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "a technician member may see A but not manage it"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_parameters_get_a_400_naming_the_parameter() {
     let f = fleet().await;
     let (admin, _) = f.org.login("admin@example.com").await;

@@ -39,6 +39,8 @@ pub struct SimConfig {
     pub rate_limit_per_minute: u32,
     /// Systems were installed between these many days before the start (min, max).
     pub install_days: (i64, i64),
+    /// Add `latitude`/`longitude` to systems (the real API has none; turn off to act like it).
+    pub coordinates: bool,
 }
 
 /// Where the scenario comes from.
@@ -75,6 +77,7 @@ impl Default for SimConfig {
             jwt_ttl: Duration::from_secs(3600),
             rate_limit_per_minute: 60_000,
             install_days: (30, 730),
+            coordinates: true,
         }
     }
 }

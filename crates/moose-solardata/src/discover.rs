@@ -92,7 +92,14 @@ pub async fn discover(
             continue;
         };
         seen.insert(id.clone());
-        let meta = meta_of(s, id.clone());
+        let mut meta = meta_of(s, id.clone());
+        if let Some(old) = known.get(&id) {
+            // Solar.web has no coordinates; keep the ones an operator set (PATCH /api/systems/{id}).
+            if meta.latitude.is_none() && meta.longitude.is_none() {
+                meta.latitude = old.latitude;
+                meta.longitude = old.longitude;
+            }
+        }
         match known.get(&id) {
             Some(old) if *old == meta => {}
             Some(_) => {

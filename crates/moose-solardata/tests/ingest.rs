@@ -356,3 +356,49 @@ fn assert_energy(
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_keeps_coordinates_an_operator_set_when_solar_web_has_none() {
+    let w = world(2, "").await;
+    // A second simulator over the same fleet that, like the real API, gives no coordinates.
+    let start: Timestamp = START.parse().unwrap();
+    let bare = Arc::new(
+        Simulator::new(SimConfig {
+            systems: 2,
+            seed: 21,
+            start: Some(start),
+            speed: 0.0,
+            install_days: (30, 60),
+            coordinates: false,
+            ..SimConfig::default()
+        })
+        .unwrap(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = moose_sim::router(bare);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let creds = Credentials {
+        access_key_id: Secret::new(moose_sim::DEFAULT_ACCESS_KEY_ID),
+        access_key_value: Secret::new(moose_sim::DEFAULT_ACCESS_KEY_VALUE),
+        login: None,
+    };
+    let client = SolarWebClient::new(ClientConfig::new(url, creds)).unwrap();
+    moose_solardata::discover(&client, &w.repo).await.unwrap();
+    let mut meta = w.repo.all_systems().await.unwrap().remove(0);
+    assert!(
+        meta.latitude.is_none() && meta.site().is_none(),
+        "the real API has no coordinates"
+    );
+    meta.latitude = Some(48.16);
+    meta.longitude = Some(14.03);
+    w.repo.put_meta(&meta).await.unwrap();
+    let again = moose_solardata::discover(&client, &w.repo).await.unwrap();
+    assert_eq!(again.updated, 0, "nothing changed: {again:?}");
+    let kept = w.repo.meta(&meta.id).await.unwrap().unwrap();
+    assert_eq!(
+        (kept.latitude, kept.longitude),
+        (Some(48.16), Some(14.03)),
+        "the operator's position stays"
+    );
+}

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::Caller;
-use crate::{ApiError, ApiQuery, ApiResult, AppState};
+use crate::{ApiError, ApiJson, ApiQuery, ApiResult, AppState};
 
 fn repo(state: &AppState) -> SolarRepo {
     SolarRepo::new(state.store.clone())
@@ -137,6 +137,39 @@ pub(crate) async fn detail(
     body["devices"] = serde_json::to_value(repo(&state).devices(&m.id).await?).unwrap_or_default();
     body["today"] = json!({"date": today, "energy": energy});
     Ok(Json(body))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SitePatch {
+    latitude: f64,
+    longitude: f64,
+}
+
+/// Sets a system's position. Solar.web does not give one, and Moose needs it for the sun:
+/// sun-aware polling and the clear-sky expectation of the KPIs.
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    Path(system): Path<String>,
+    ApiJson(body): ApiJson<SitePatch>,
+) -> ApiResult<Json<Value>> {
+    if !(-90.0..=90.0).contains(&body.latitude) {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            format!("latitude: {} is not between -90 and 90", body.latitude),
+        ));
+    }
+    if !(-180.0..=180.0).contains(&body.longitude) {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            format!("longitude: {} is not between -180 and 180", body.longitude),
+        ));
+    }
+    let mut m = meta(&state, &system).await?;
+    m.latitude = Some(body.latitude);
+    m.longitude = Some(body.longitude);
+    repo(&state).put_meta(&m).await?;
+    Ok(Json(summary(&state, &m).await?))
 }
 
 /// A `from`/`to` parameter: a local date (`2026-06-01`, midnight at the site) or an instant.

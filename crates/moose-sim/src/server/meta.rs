@@ -46,6 +46,17 @@ pub(crate) fn find_device(sim: &Simulator, system: &SimSystem, id: &str) -> ApiR
 }
 
 fn system_json(sim: &Simulator, s: &SimSystem) -> Value {
+    let mut v = system_json_with_coordinates(sim, s);
+    if !sim.config.coordinates
+        && let Some(obj) = v.as_object_mut()
+    {
+        obj.remove("latitude");
+        obj.remove("longitude");
+    }
+    v
+}
+
+fn system_json_with_coordinates(sim: &Simulator, s: &SimSystem) -> Value {
     let now = sim.now();
     let last_import = if sim.scenario.online(s.index, now) {
         let floored = now.as_second() - now.as_second().rem_euclid(SLOT_SECS);
