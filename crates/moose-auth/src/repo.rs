@@ -94,15 +94,21 @@ pub(crate) struct Repo {
 }
 
 impl Repo {
+    /// Reads one item and decodes it; a missing item is `None`, an undecodable one `Corrupt`.
+    async fn get_decoded<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<T>, StoreError> {
+        self.store
+            .get(key)
+            .await?
+            .map(|item| from_item(&item))
+            .transpose()
+    }
+
     fn profile_key(id: &UserId) -> Key {
         Key::new(keys::user_pk(id), keys::SK_PROFILE)
     }
 
     pub(crate) async fn user(&self, id: &UserId) -> Result<Option<StoredUser>, StoreError> {
-        match self.store.get(&Self::profile_key(id)).await? {
-            Some(item) => from_item(&item).map(Some),
-            None => Ok(None),
-        }
+        self.get_decoded(&Self::profile_key(id)).await
     }
 
     pub(crate) async fn user_by_email(
@@ -279,10 +285,7 @@ impl Repo {
     }
 
     pub(crate) async fn session(&self, id: &str) -> Result<Option<StoredSession>, StoreError> {
-        match self.store.get(&Self::session_key(id)).await? {
-            Some(item) => from_item(&item).map(Some),
-            None => Ok(None),
-        }
+        self.get_decoded(&Self::session_key(id)).await
     }
 
     pub(crate) async fn put_session(
@@ -303,14 +306,8 @@ impl Repo {
     }
 
     pub(crate) async fn api_key(&self, id: &str) -> Result<Option<StoredApiKey>, StoreError> {
-        match self
-            .store
-            .get(&Key::new(keys::api_key_pk(id), keys::SK_API_KEY))
-            .await?
-        {
-            Some(item) => from_item(&item).map(Some),
-            None => Ok(None),
-        }
+        self.get_decoded(&Key::new(keys::api_key_pk(id), keys::SK_API_KEY))
+            .await
     }
 
     pub(crate) async fn save_api_key(
