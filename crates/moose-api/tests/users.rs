@@ -98,22 +98,8 @@ async fn sign_in_refresh_rotation_and_logout() {
 #[tokio::test]
 async fn unknown_user_and_wrong_password_look_the_same_and_brute_force_is_throttled() {
     let org = Org::new().await;
-    let unknown = org
-        .call(
-            "POST",
-            "/api/auth/login",
-            None,
-            Some(json!({"email": "nobody@example.com", "password": PASSWORD})),
-        )
-        .await;
-    let wrong = org
-        .call(
-            "POST",
-            "/api/auth/login",
-            None,
-            Some(json!({"email": "tech@example.com", "password": "wrong password!"})),
-        )
-        .await;
+    let unknown = org.try_login("nobody@example.com", PASSWORD).await;
+    let wrong = org.try_login("tech@example.com", "wrong password!").await;
     assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         (unknown.status, &unknown.body),
@@ -122,24 +108,10 @@ async fn unknown_user_and_wrong_password_look_the_same_and_brute_force_is_thrott
     );
 
     for _ in 1..moose_auth::PER_ACCOUNT {
-        let r = org
-            .call(
-                "POST",
-                "/api/auth/login",
-                None,
-                Some(json!({"email": "tech@example.com", "password": "guess guess guess"})),
-            )
-            .await;
+        let r = org.try_login("tech@example.com", "guess guess guess").await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     }
-    let r = org
-        .call(
-            "POST",
-            "/api/auth/login",
-            None,
-            Some(json!({"email": "tech@example.com", "password": PASSWORD})),
-        )
-        .await;
+    let r = org.try_login("tech@example.com", PASSWORD).await;
     assert_eq!(
         r.status,
         StatusCode::TOO_MANY_REQUESTS,
@@ -154,14 +126,7 @@ async fn unknown_user_and_wrong_password_look_the_same_and_brute_force_is_thrott
             .unwrap()
             > 0
     );
-    let r = org
-        .call(
-            "POST",
-            "/api/auth/login",
-            None,
-            Some(json!({"email": "viewer@example.com", "password": PASSWORD})),
-        )
-        .await;
+    let r = org.try_login("viewer@example.com", PASSWORD).await;
     assert_eq!(
         r.status,
         StatusCode::OK,
@@ -270,14 +235,7 @@ async fn administrators_invite_change_and_disable_users() {
         dup.body
     );
 
-    let r = org
-        .call(
-            "POST",
-            "/api/auth/login",
-            None,
-            Some(json!({"email": "new@example.com", "password": initial})),
-        )
-        .await;
+    let r = org.try_login("new@example.com", &initial).await;
     assert_eq!(r.status, StatusCode::OK);
     let new_token = r.body["access_token"].as_str().unwrap().to_owned();
     let list = org.call("GET", "/api/users", Some(&admin), None).await;
@@ -457,20 +415,10 @@ fn secrets_never_reach_the_logs_or_the_activity_log() {
         runtime.block_on(async {
             let org = Org::new().await;
             let (access, refresh) = org.login("admin@example.com").await;
-            org.call(
-                "POST",
-                "/api/auth/login",
-                None,
-                Some(json!({"email": "admin@example.com", "password": "wrong-password-123"})),
-            )
-            .await;
-            org.call(
-                "POST",
-                "/api/auth/login",
-                None,
-                Some(json!({"email": "ghost@example.com", "password": "ghost-password-456"})),
-            )
-            .await;
+            org.try_login("admin@example.com", "wrong-password-123")
+                .await;
+            org.try_login("ghost@example.com", "ghost-password-456")
+                .await;
             let r = org
                 .call(
                     "POST",

@@ -162,15 +162,20 @@ impl Org {
         String::from_utf8(bytes.to_vec()).unwrap()
     }
 
+    /// One login attempt, whatever its outcome.
+    pub async fn try_login(&self, email: &str, password: &str) -> Response {
+        self.call(
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(json!({"email": email, "password": password})),
+        )
+        .await
+    }
+
+    /// Logs in with the shared test password; returns the access and refresh tokens.
     pub async fn login(&self, email: &str) -> (String, String) {
-        let r = self
-            .call(
-                "POST",
-                "/api/auth/login",
-                None,
-                Some(json!({"email": email, "password": PASSWORD})),
-            )
-            .await;
+        let r = self.try_login(email, PASSWORD).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         (
             r.body["access_token"].as_str().unwrap().to_owned(),
