@@ -360,30 +360,33 @@ async fn a_user_created_on_the_command_line_can_sign_in() {
         ("ops@example.com", "a long enough password", "admin"),
         ("t@example.com", generated.as_str(), "technician"),
     ] {
-        let r = client
-            .post(format!("http://{addr}/api/auth/login"))
-            .json(&serde_json::json!({"email": email, "password": password}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        let token = r.json::<serde_json::Value>().await.unwrap()["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let me: serde_json::Value = client
-            .get(format!("http://{addr}/api/users/me"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let token = sign_in(&client, &addr, email, password).await;
+        let me = get_json(&client, &format!("http://{addr}/api/users/me"), &token).await;
         assert_eq!(me["role"], role);
     }
     server.signal("TERM");
     assert_eq!(server.wait_exit().0, 0);
+}
+
+/// Signs in over HTTP; returns the access token.
+async fn sign_in(client: &reqwest::Client, addr: &str, email: &str, password: &str) -> String {
+    let r = client
+        .post(format!("http://{addr}/api/auth/login"))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{email} signs in");
+    r.json::<serde_json::Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn get_json(client: &reqwest::Client, url: &str, token: &str) -> serde_json::Value {
+    let r = client.get(url).bearer_auth(token).send().await.unwrap();
+    assert_eq!(r.status(), 200, "GET {url}");
+    r.json().await.unwrap()
 }
 
 #[tokio::test]
@@ -411,26 +414,8 @@ async fn serve_demo_shows_real_data_within_a_minute() {
     assert!(pass.contains("systems=20"), "{pass}");
 
     let client = reqwest::Client::new();
-    let r = client
-        .post(format!("http://{addr}/api/auth/login"))
-        .json(&serde_json::json!({"email": "demo@moose.invalid", "password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let token = r.json::<serde_json::Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let systems: serde_json::Value = client
-        .get(format!("http://{addr}/api/systems"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = sign_in(&client, &addr, "demo@moose.invalid", &password).await;
+    let systems = get_json(&client, &format!("http://{addr}/api/systems"), &token).await;
     let list = systems["systems"].as_array().unwrap();
     assert_eq!(list.len(), 20);
     let id = list[0]["id"].as_str().unwrap();
@@ -439,18 +424,13 @@ async fn serve_demo_shows_real_data_within_a_minute() {
         "data arrived: {}",
         list[0]
     );
-    let day: serde_json::Value = client
-        .get(format!(
-            "http://{addr}/api/systems/{id}/production?resolution=1h&from={}",
-            jiff::Timestamp::now() - jiff::SignedDuration::from_hours(20)
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let from = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(20);
+    let day = get_json(
+        &client,
+        &format!("http://{addr}/api/systems/{id}/production?resolution=1h&from={from}"),
+        &token,
+    )
+    .await;
     let records: u64 = day["points"]
         .as_array()
         .unwrap()
