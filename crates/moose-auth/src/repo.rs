@@ -103,6 +103,16 @@ impl Repo {
             .transpose()
     }
 
+    /// Every item a query matches (all pages), decoded.
+    async fn query_decoded<T: DeserializeOwned>(&self, q: &Query) -> Result<Vec<T>, StoreError> {
+        self.store
+            .query_all(q)
+            .await?
+            .iter()
+            .map(from_item)
+            .collect()
+    }
+
     fn profile_key(id: &UserId) -> Key {
         Key::new(keys::user_pk(id), keys::SK_PROFILE)
     }
@@ -211,12 +221,7 @@ impl Repo {
         let q = Query::partition(keys::user_pk(user))
             .begins_with(keys::MEMBERSHIP_SK_PREFIX)
             .limit(1000);
-        self.store
-            .query_all(&q)
-            .await?
-            .iter()
-            .map(from_item)
-            .collect()
+        self.query_decoded(&q).await
     }
 
     pub(crate) async fn members_of(
@@ -226,12 +231,7 @@ impl Repo {
         let q = Query::partition(keys::system_pk(system))
             .begins_with(keys::MEMBER_SK_PREFIX)
             .limit(1000);
-        self.store
-            .query_all(&q)
-            .await?
-            .iter()
-            .map(from_item)
-            .collect()
+        self.query_decoded(&q).await
     }
 
     /// Grants (or changes) a membership on both sides in one transaction.
@@ -334,12 +334,8 @@ impl Repo {
     }
 
     pub(crate) async fn list_api_keys(&self) -> Result<Vec<StoredApiKey>, StoreError> {
-        self.store
-            .query_all(&Query::partition(keys::API_KEYS_PK).limit(1000))
-            .await?
-            .iter()
-            .map(from_item)
-            .collect()
+        self.query_decoded(&Query::partition(keys::API_KEYS_PK).limit(1000))
+            .await
     }
 
     /// The token signing secret, created on first use. Concurrent first uses converge on one
