@@ -96,6 +96,27 @@ fn decode_owned<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     })
 }
 
+/// The attribute that makes read-modify-write items safe against concurrent writers.
+const VERSION: &str = "version";
+
+/// A put of the next version of an item read at `version` (0: it did not exist). It fails with
+/// `Conflict` if another writer got there first.
+fn versioned_put(key: Key, mut attrs: Attributes, version: u64) -> TxOp {
+    attrs.insert(VERSION.into(), json!(version + 1));
+    let condition = if version == 0 {
+        Condition::NotExists
+    } else {
+        Condition::AttributeEquals {
+            name: VERSION.into(),
+            value: json!(version),
+        }
+    };
+    TxOp::Put {
+        item: Item::new(key, attrs),
+        condition,
+    }
+}
+
 fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
     serde_json::from_value(Value::Object(item.attrs.clone())).map_err(|e| StoreError::Corrupt {
         key: item.key.clone(),
@@ -237,6 +258,18 @@ impl SolarRepo {
             .await
     }
 
+    /// An item and its version (0 when it carries none).
+    async fn get_versioned<T: DeserializeOwned>(
+        &self,
+        key: &Key,
+    ) -> Result<Option<(T, u64)>, StoreError> {
+        let Some(item) = self.store.get(key).await? else {
+            return Ok(None);
+        };
+        let version = item.attrs.get(VERSION).and_then(Value::as_u64).unwrap_or(0);
+        Ok(Some((decode(&item)?, version)))
+    }
+
     fn day_key(system: &SystemId, device: Option<&DeviceId>, date: Date) -> Key {
         let sk = match device {
             Some(d) => keys::device_day_sk(d, date),
@@ -252,18 +285,10 @@ impl SolarRepo {
         device: Option<&DeviceId>,
         date: Date,
     ) -> Result<Option<VersionedChunk>, StoreError> {
-        let Some(item) = self.store.get(&Self::day_key(system, device, date)).await? else {
-            return Ok(None);
-        };
-        let version = item
-            .attrs
-            .get("version")
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
-        Ok(Some(VersionedChunk {
-            chunk: decode(&item)?,
-            version,
-        }))
+        Ok(self
+            .get_versioned(&Self::day_key(system, device, date))
+            .await?
+            .map(|(chunk, version)| VersionedChunk { chunk, version }))
     }
 
     /// Day items of a system for `from..=to`, in date order.
@@ -350,15 +375,7 @@ impl SolarRepo {
             keys::system_pk(system),
             keys::hourly_rollup_sk(month.year(), month.month()),
         );
-        let Some(item) = self.store.get(&key).await? else {
-            return Ok(None);
-        };
-        let version = item
-            .attrs
-            .get("version")
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
-        Ok(Some((decode(&item)?, version)))
+        self.get_versioned(&key).await
     }
 
     /// Months of hourly energy whose months start in `from..=to`.
@@ -389,20 +406,11 @@ impl SolarRepo {
         let date = write.system.chunk.date;
         let mut ops = Vec::new();
         let mut put_chunk = |device: Option<&DeviceId>, v: &VersionedChunk| {
-            let mut a = attrs(&v.chunk);
-            a.insert("version".into(), json!(v.version + 1));
-            let condition = if v.version == 0 {
-                Condition::NotExists
-            } else {
-                Condition::AttributeEquals {
-                    name: "version".into(),
-                    value: json!(v.version),
-                }
-            };
-            ops.push(TxOp::Put {
-                item: Item::new(Self::day_key(system, device, date), a),
-                condition,
-            });
+            ops.push(versioned_put(
+                Self::day_key(system, device, date),
+                attrs(&v.chunk),
+                v.version,
+            ));
         };
         put_chunk(None, &write.system);
         for (device, chunk) in &write.devices {
@@ -432,24 +440,11 @@ impl SolarRepo {
         // The month's hourly roll-up, guarded like the day item: two writers of different days of
         // one month must not overwrite each other's hours.
         let (hourly, version) = &write.hourly;
-        let mut h = attrs(hourly);
-        h.insert("version".into(), json!(version + 1));
-        let condition = if *version == 0 {
-            Condition::NotExists
-        } else {
-            Condition::AttributeEquals {
-                name: "version".into(),
-                value: json!(version),
-            }
-        };
         let key = Key::new(
             keys::system_pk(system),
             keys::hourly_rollup_sk(date.year(), date.month()),
         );
-        ops.push(TxOp::Put {
-            item: Item::new(key, h),
-            condition,
-        });
+        ops.push(versioned_put(key, attrs(hourly), *version));
         ops.push(TxOp::Put {
             item: Item::new(
                 Key::new(keys::system_pk(system), SK_CURSOR),
