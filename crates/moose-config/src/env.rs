@@ -37,6 +37,21 @@ pub const CONFIG_FILE_VAR: &str = "MOOSE_CONFIG";
 /// Prefix of variables reserved for the test harness; they are never warned about.
 pub const TEST_PREFIX: &str = "MOOSE_TEST_";
 
+/// The old Python system's variables, under their exact names: the compatibility contract.
+/// Every one must be declared in [`VARIABLES`] and passed to every Lambda function.
+pub const OLD_SYSTEM_VARIABLES: &[&str] = &[
+    "DYNAMODB_TABLE_NAME",
+    "OPENAI_API_KEY",
+    "PINECONE_API_KEY",
+    "PINECONE_INDEX_NAME",
+    "SOLAR_WEB_ACCESS_KEY_ID",
+    "SOLAR_WEB_ACCESS_KEY_VALUE",
+    "SOLAR_WEB_USERID",
+    "SOLAR_WEB_PASSWORD",
+    "SUPABASE_URL",
+    "SUPABASE_ANON_KEY",
+];
+
 /// Every variable, in documentation order.
 pub const VARIABLES: &[Variable] = &[
     Variable {
@@ -330,18 +345,7 @@ mod tests {
 
     #[test]
     fn every_old_system_variable_is_declared() {
-        for name in [
-            "DYNAMODB_TABLE_NAME",
-            "OPENAI_API_KEY",
-            "PINECONE_API_KEY",
-            "PINECONE_INDEX_NAME",
-            "SOLAR_WEB_ACCESS_KEY_ID",
-            "SOLAR_WEB_ACCESS_KEY_VALUE",
-            "SOLAR_WEB_USERID",
-            "SOLAR_WEB_PASSWORD",
-            "SUPABASE_URL",
-            "SUPABASE_ANON_KEY",
-        ] {
+        for &name in OLD_SYSTEM_VARIABLES {
             assert!(
                 VARIABLES.iter().any(|v| v.name == name),
                 "{name} is not declared"

@@ -38,18 +38,7 @@ fn the_template_declares_the_old_functions_variables_and_table() {
             "{function} has a log group"
         );
     }
-    for variable in [
-        "DYNAMODB_TABLE_NAME",
-        "OPENAI_API_KEY",
-        "PINECONE_API_KEY",
-        "PINECONE_INDEX_NAME",
-        "SOLAR_WEB_ACCESS_KEY_ID",
-        "SOLAR_WEB_ACCESS_KEY_VALUE",
-        "SOLAR_WEB_USERID",
-        "SOLAR_WEB_PASSWORD",
-        "SUPABASE_URL",
-        "SUPABASE_ANON_KEY",
-    ] {
+    for variable in moose_config::env::OLD_SYSTEM_VARIABLES {
         assert!(
             TEMPLATE.contains(&format!("{variable}:")),
             "{variable} is passed to the functions"
