@@ -11,6 +11,7 @@
 
 pub mod backfill;
 pub mod discover;
+pub mod expected;
 pub mod poll;
 pub mod query;
 pub mod repo;
@@ -18,6 +19,7 @@ pub mod series;
 
 pub use backfill::{BackfillProgress, backfill};
 pub use discover::{DiscoverySummary, discover};
+pub use expected::ExpectedModel;
 pub use poll::{
     PollSettings, PollSummary, SolarDataError, ingest_records, poll_once, run_schedule,
 };

@@ -244,29 +244,16 @@ pub async fn kpis(
     let end = to.tomorrow().map_or(start, |d| local_midnight(meta, d));
     let peak = meta.peak_power_w.filter(|p| *p > 0.0);
     let specific_yield = peak.zip(energy.produced_wh).map(|(p, e)| e / p);
-    let ac_nominal: f64 = repo
-        .devices(&meta.id)
-        .await?
-        .iter()
-        .filter_map(|d| d.nominal_ac_power_w)
-        .sum();
+    let devices = repo.devices(&meta.id).await?;
     let mut assumptions = vec![
-        "array orientation is not in the Solar.web data: a 30° tilt facing the equator is assumed",
+        crate::expected::ASSUMED_ORIENTATION,
         "expected energy is the clear-sky output at 20 °C ambient, without shading or soiling",
     ];
-    let (expected, completeness) = match (meta.site(), peak) {
-        (Some(site), Some(peak)) => {
-            let array = moose_pvmodel::ArrayGeometry {
-                tilt_deg: 30.0,
-                azimuth_deg: if site.latitude_deg >= 0.0 { 180.0 } else { 0.0 },
-                albedo: 0.2,
-            };
-            let model = moose_pvmodel::PvSystemModel::typical(
-                peak,
-                if ac_nominal > 0.0 { ac_nominal } else { peak },
-            );
-            let expected =
-                moose_pvmodel::expected_energy_wh(&site, &array, &model, start, end, 900);
+    let model = crate::ExpectedModel::of(meta, &devices);
+    let (expected, completeness) = match model {
+        Some(model) => {
+            let site = model.site;
+            let expected = model.energy_wh(start, end);
             // Completeness counts daylight only: the API may omit night records.
             let sun_up = |t: Timestamp| {
                 moose_pvmodel::sun_position(&site, t + SignedDuration::from_secs(SLOT_SECS / 2))

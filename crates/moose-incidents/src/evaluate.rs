@@ -1,0 +1,696 @@
+//! Judging one system: verdicts → tracks → incidents opened, updated or resolved.
+
+use std::collections::BTreeMap;
+
+use jiff::civil::Date;
+use jiff::{SignedDuration, Timestamp};
+use moose_solardata::{ExpectedModel, SystemMeta};
+use moose_solarweb::AggrPeriod;
+use moose_store::StoreError;
+use serde_json::json;
+
+use crate::codes::{CodeAction, CodeTable};
+use crate::job::{Change, ChangeEvent, StatusJob, new_incident};
+use crate::model::{
+    Evidence, Hysteresis, Incident, IncidentKind, Resolution, SystemState, SystemStatus, Transition,
+};
+use crate::observe::Observation;
+use crate::rules::{distance_km, median};
+use crate::texts;
+
+/// Yesterday's verdict inputs for one system.
+#[derive(Debug, Clone)]
+pub(crate) struct Judgement {
+    day: Date,
+    yield_kwh_kwp: f64,
+    pi: Option<f64>,
+    peers: Vec<f64>,
+    peer_pis: Vec<f64>,
+}
+
+struct DayYield {
+    system: String,
+    day: Date,
+    yield_kwh_kwp: f64,
+    pi: Option<f64>,
+    position: (f64, f64),
+}
+
+/// Yesterday's yield of a system, if the day is complete enough to judge.
+async fn day_yield(
+    job: &StatusJob,
+    meta: &SystemMeta,
+    model: &ExpectedModel,
+    day: Date,
+) -> Result<Option<DayYield>, StoreError> {
+    let Some((_, energy)) = job
+        .solar
+        .daily(&meta.id, day, day)
+        .await?
+        .into_iter()
+        .next()
+    else {
+        return Ok(None);
+    };
+    let Some(produced) = energy.produced_wh else {
+        return Ok(None);
+    };
+    let start = moose_solardata::query::local_midnight(meta, day);
+    let end = day
+        .tomorrow()
+        .map_or(start, |d| moose_solardata::query::local_midnight(meta, d));
+    // Only days whose daylight is at least 90 % covered by records are judged: a gap is the
+    // no-data rule's business, not a sign of underperformance.
+    let mut daylight_slots = 0u32;
+    let mut t = start;
+    while t < end {
+        daylight_slots += u32::from(model.power_w(t + SignedDuration::from_mins(2)) > 0.0);
+        t += SignedDuration::from_mins(5);
+    }
+    if daylight_slots == 0 || f64::from(energy.records) < 0.9 * f64::from(daylight_slots) {
+        return Ok(None);
+    }
+    let expected = model.energy_wh(start, end);
+    Ok(Some(DayYield {
+        system: meta.id.as_str().to_owned(),
+        day,
+        yield_kwh_kwp: produced / model.peak_power_w,
+        pi: (expected > 0.0).then(|| produced / expected),
+        position: (model.site.latitude_deg, model.site.longitude_deg),
+    }))
+}
+
+/// Yesterday's yields of every system, and for each system still to be judged, its peers'.
+pub(crate) async fn judge_days(
+    job: &StatusJob,
+    entries: &[(SystemStatus, u64, Observation)],
+    now: Timestamp,
+) -> Result<BTreeMap<String, Judgement>, StoreError> {
+    let yesterday =
+        |obs: &Observation| now.to_zoned_datetime(obs.meta.tz()).date().yesterday().ok();
+    // Yields are read only on passes where some system is due: once per site-local day.
+    let any_due = entries.iter().any(|(status, _, obs)| {
+        obs.model.is_some()
+            && obs.sun_up(job.rules.min_sun_elevation_deg)
+            && yesterday(obs).is_some_and(|d| status.judged_day.is_none_or(|j| j < d))
+    });
+    if !any_due {
+        return Ok(BTreeMap::new());
+    }
+    let mut yields = Vec::new();
+    let mut due = Vec::new();
+    for (status, _, obs) in entries {
+        let Some(model) = &obs.model else { continue };
+        // Judge yesterday once the sun is up again: late data is in by then, and an incident
+        // opened in daylight wakes nobody.
+        let Some(day) = yesterday(obs) else { continue };
+        if !obs.sun_up(job.rules.min_sun_elevation_deg) {
+            continue;
+        }
+        if let Some(y) = day_yield(job, &obs.meta, model, day).await? {
+            if status.judged_day.is_none_or(|d| d < day) {
+                due.push(y.system.clone());
+            }
+            yields.push(y);
+        }
+    }
+    let radius = job.rules.peer_radius_km;
+    Ok(due
+        .into_iter()
+        .filter_map(|system| {
+            let me = yields.iter().find(|y| y.system == system)?;
+            let near: Vec<&DayYield> = yields
+                .iter()
+                .filter(|p| {
+                    p.system != me.system
+                        && p.day == me.day
+                        && distance_km(p.position, me.position) <= radius
+                })
+                .collect();
+            let peers = near.iter().map(|p| p.yield_kwh_kwp).collect();
+            let peer_pis = near.iter().filter_map(|p| p.pi).collect();
+            Some((
+                system,
+                Judgement {
+                    day: me.day,
+                    yield_kwh_kwp: me.yield_kwh_kwp,
+                    pi: me.pi,
+                    peers,
+                    peer_pis,
+                },
+            ))
+        })
+        .collect())
+}
+
+/// Produced energy in `[from, to)` according to the stored 5-minute records, Wh.
+async fn stored_between(
+    job: &StatusJob,
+    meta: &SystemMeta,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<f64, StoreError> {
+    let tz = meta.tz();
+    let (d0, d1) = (
+        from.to_zoned_datetime(tz.clone()).date(),
+        to.to_zoned_datetime(tz).date(),
+    );
+    let mut wh = 0.0;
+    for chunk in job.solar.days(&meta.id, d0, d1).await? {
+        let Some(col) = chunk
+            .channels
+            .iter()
+            .position(|c| c == "EnergyProductionTotal")
+        else {
+            continue;
+        };
+        for (i, values) in &chunk.slots {
+            let t = chunk.slot_start(*i);
+            if t >= from && t < to {
+                wh += values.get(col).copied().flatten().unwrap_or(0.0);
+            }
+        }
+    }
+    Ok(wh)
+}
+
+/// Decides how a no-data gap `[since, now)` ended: did the inverter produce meanwhile?
+///
+/// Two independent signals say it did: late records that filled the gap with production, or
+/// Solar.web's daily totals (which the inverter's lifetime counter feeds even when 5-minute
+/// records are lost) exceeding what Moose has stored for those days. If neither shows the
+/// energy, the gap was a real outage and its loss is the clear-sky expectation scaled by how
+/// the system did outside the gap today.
+async fn classify_gap(
+    job: &StatusJob,
+    obs: &Observation,
+    since: Timestamp,
+) -> Result<(Resolution, Option<f64>, Evidence), StoreError> {
+    let meta = &obs.meta;
+    let now = obs.now;
+    let expected_gap = obs.model.as_ref().map_or(0.0, |m| m.energy_wh(since, now));
+    let threshold = (0.1 * expected_gap).max(20.0);
+    let filled = stored_between(job, meta, since, now).await?;
+    let tz = meta.tz();
+    let (d0, d1) = (
+        since.to_zoned_datetime(tz.clone()).date(),
+        now.to_zoned_datetime(tz).date(),
+    );
+    let stored_days: f64 = job
+        .solar
+        .daily(&meta.id, d0, d1)
+        .await?
+        .iter()
+        .filter_map(|(_, e)| e.produced_wh)
+        .sum();
+    // Energy made after the newest stored record is in Solar.web's total but not yet in ours.
+    let tail = match (obs.last_data_at, obs.flow.and_then(|f| f.pv_w)) {
+        (Some(last), Some(w)) if last < now => w * now.duration_since(last).as_secs_f64() / 3600.0,
+        _ => 0.0,
+    };
+    let reported = match job
+        .client
+        .aggrdata(
+            meta.id.as_str(),
+            None,
+            AggrPeriod::Days(d0, d1),
+            &["EnergyProductionTotal"],
+        )
+        .await
+    {
+        Ok(records) => Some(
+            records
+                .iter()
+                .filter_map(|r| {
+                    moose_solarweb::types::channel_value(&r.channels, "EnergyProductionTotal")
+                })
+                .sum::<f64>(),
+        ),
+        Err(e) => {
+            tracing::info!(system = %meta.id, error = %e, "no daily totals to classify the gap; using stored data only");
+            None
+        }
+    };
+    let unseen = reported.map(|r| (r - stored_days - tail).max(0.0));
+    let produced_meanwhile = filled.max(unseen.unwrap_or(0.0));
+    let data = json!({
+        "gap_from": since, "gap_to": now, "expected_clear_sky_wh": expected_gap.round(),
+        "late_records_wh": filled.round(), "solarweb_total_wh": reported.map(f64::round),
+        "stored_total_wh": stored_days.round(), "unseen_wh": unseen.map(f64::round),
+    });
+    if produced_meanwhile >= threshold {
+        let note = format!(
+            "data resumed; {:.1} kWh were produced during the gap",
+            produced_meanwhile / 1000.0
+        );
+        return Ok((
+            Resolution::CommunicationLoss,
+            None,
+            Evidence {
+                at: now,
+                note,
+                data,
+            },
+        ));
+    }
+    // Scale the clear-sky loss by today's performance outside the gap.
+    let today_start = moose_solardata::query::local_midnight(meta, d1);
+    let ratio = match &obs.model {
+        Some(m) => {
+            let before = m.energy_wh(today_start, since.max(today_start));
+            let got = stored_between(job, meta, today_start, since.max(today_start)).await?;
+            if before > 100.0 {
+                (got / before).clamp(0.05, 1.0)
+            } else {
+                0.6
+            }
+        }
+        None => 0.6,
+    };
+    let lost = expected_gap * ratio;
+    let note = format!(
+        "data resumed; the inverter did not produce during the gap (about {:.1} kWh lost)",
+        lost / 1000.0
+    );
+    Ok((
+        Resolution::ConfirmedOutage,
+        Some(lost.round()),
+        Evidence {
+            at: now,
+            note,
+            data,
+        },
+    ))
+}
+
+/// The outcome of judging one system: its new status and the incident changes.
+type Evaluated = (SystemStatus, Vec<Change>);
+
+/// Judges one system.
+pub(crate) async fn evaluate(
+    job: &StatusJob,
+    mut status: SystemStatus,
+    obs: &Observation,
+    upstream_hold: bool,
+    judgement: Option<&Judgement>,
+) -> Result<Evaluated, StoreError> {
+    let rules = &job.rules;
+    let now = obs.now;
+    let meta = &obs.meta;
+    let mut open: BTreeMap<IncidentKind, Incident> = BTreeMap::new();
+    for (kind, id) in &status.open {
+        if let Some(incident) = job.incidents.incident(id).await? {
+            open.insert(*kind, incident);
+        }
+    }
+    let mut changes: Vec<Change> = Vec::new();
+    let mut touched: Vec<IncidentKind> = Vec::new();
+    let maintenance = status.in_maintenance(now);
+    status.checked_at = now;
+    status.last_data_at = obs.last_data_at;
+
+    // Messages: explained through the code table; routine ones only update device state.
+    let table = CodeTable::builtin();
+    let mut faults = Vec::new();
+    let mut context = Vec::new();
+    if let Some(messages) = &obs.messages {
+        for m in messages {
+            let Some(code) = m.state_code else { continue };
+            let at = moose_solarweb::types::parse_api_time(&m.log_date_time).unwrap_or(now);
+            let device = m.device_id.clone().unwrap_or_else(|| "system".into());
+            let action = table.action(code);
+            let entry = status.devices.entry(device.clone()).or_default();
+            entry.last_code = Some(code);
+            entry.last_message = m.text.clone();
+            entry.last_message_at = Some(at);
+            entry.state = if action == CodeAction::Incident {
+                "error"
+            } else {
+                "online"
+            }
+            .into();
+            match action {
+                CodeAction::Ignore => {}
+                CodeAction::Context => context.push((at, code, m.clone(), device)),
+                CodeAction::Incident => faults.push((at, code, m.clone(), device)),
+            }
+        }
+        status.messages_until = Some(now);
+    }
+
+    // No data.
+    let verdict = if maintenance || upstream_hold {
+        None
+    } else {
+        rules.no_data(obs)
+    };
+    let grace = status
+        .grace_minutes
+        .map_or(rules.no_data.min_duration, |m| {
+            SignedDuration::from_mins(i64::from(m))
+        });
+    let rule = Hysteresis {
+        min_duration: grace,
+        ..rules.no_data
+    };
+    let track = status.tracks.entry(IncidentKind::NoData).or_default();
+    match track.observe(verdict, now, open.contains_key(&IncidentKind::NoData), rule) {
+        Transition::Open => {
+            let since = match (obs.last_data_at, obs.daylight_since) {
+                (Some(l), Some(d)) => l.max(d),
+                (l, d) => l.or(d).or(track.bad_since).unwrap_or(now),
+            };
+            let offline = obs.flow.is_some_and(|f| f.online == Some(false));
+            let mut incident = new_incident(
+                Some(meta),
+                None,
+                IncidentKind::NoData,
+                texts::no_data(meta, since, now, offline),
+                since,
+                now,
+            );
+            incident.add_evidence(Evidence {
+                at: now,
+                note: format!("no data for {} min with the sun {:.0}° high", now.duration_since(since).as_mins(), obs.sun_elevation_deg.unwrap_or(0.0)),
+                data: json!({"last_data_at": obs.last_data_at, "is_online": obs.flow.and_then(|f| f.online)}),
+            });
+            open.insert(IncidentKind::NoData, incident);
+            changes.push(Change {
+                event: ChangeEvent::Opened,
+                incident: open[&IncidentKind::NoData].clone(),
+                held: false,
+            });
+        }
+        Transition::Resolve => {
+            if let Some(mut incident) = open.remove(&IncidentKind::NoData) {
+                let (resolution, lost, evidence) = classify_gap(job, obs, incident.since).await?;
+                let (summary, action) = texts::no_data_resolved(resolution, lost);
+                incident.summary = format!("{} {summary}", incident.summary);
+                incident.action = action;
+                incident.resolution = Some(resolution);
+                incident.lost_energy_wh = lost;
+                incident.resolved_at = Some(now);
+                incident.add_evidence(evidence);
+                changes.push(Change {
+                    event: ChangeEvent::Resolved,
+                    incident,
+                    held: false,
+                });
+            }
+        }
+        Transition::None => {
+            if verdict == Some(true)
+                && let Some(i) = open.get_mut(&IncidentKind::NoData)
+            {
+                i.last_seen_at = now;
+                touched.push(IncidentKind::NoData);
+            }
+        }
+    }
+
+    // Device errors: a fault message is itself the confirmation; resolved after the inverter
+    // has been seen producing again for a while without a new fault.
+    let error_rule = Hysteresis {
+        open_after: 1,
+        resolve_after: rules.device_error_resolve_after,
+        min_duration: SignedDuration::ZERO,
+    };
+    let track = status.tracks.entry(IncidentKind::DeviceError).or_default();
+    if !faults.is_empty() && !maintenance {
+        track.observe(Some(true), now, true, error_rule);
+        let (at, code, message, device) = faults[0].clone();
+        let evidence: Vec<Evidence> = faults
+            .iter()
+            .map(|(at, code, m, device)| Evidence {
+                at: *at,
+                note: format!("{device} reported {code}: {}", m.text.clone().unwrap_or_default()),
+                data: json!({"code": code, "device": device, "severity": m.state_severity, "code_table": table.version}),
+            })
+            .collect();
+        match open.get_mut(&IncidentKind::DeviceError) {
+            Some(incident) => {
+                incident.last_seen_at = now;
+                for e in evidence {
+                    incident.add_evidence(e);
+                }
+                touched.push(IncidentKind::DeviceError);
+            }
+            None => {
+                let text = texts::device_error(
+                    meta,
+                    code,
+                    message.text.as_deref(),
+                    table.get(code),
+                    &device,
+                );
+                let mut incident =
+                    new_incident(Some(meta), None, IncidentKind::DeviceError, text, at, now);
+                for e in evidence {
+                    incident.add_evidence(e);
+                }
+                changes.push(Change {
+                    event: ChangeEvent::Opened,
+                    incident: incident.clone(),
+                    held: false,
+                });
+                open.insert(IncidentKind::DeviceError, incident);
+            }
+        }
+    } else if open.contains_key(&IncidentKind::DeviceError) {
+        let verdict = rules.producing(obs).map(|p| !p).filter(|bad| !bad);
+        if track.observe(verdict, now, true, error_rule) == Transition::Resolve
+            && let Some(mut incident) = open.remove(&IncidentKind::DeviceError)
+        {
+            incident.resolved_at = Some(now);
+            incident.resolution = Some(Resolution::Recovered);
+            incident.add_evidence(Evidence {
+                at: now,
+                note: "the inverter has been producing normally again".into(),
+                data: json!({"pv_w": obs.flow.and_then(|f| f.pv_w)}),
+            });
+            changes.push(Change {
+                event: ChangeEvent::Resolved,
+                incident,
+                held: false,
+            });
+        }
+    }
+    // Context codes explain an open incident; they do not open one.
+    for (at, code, m, device) in context {
+        let note = format!("{device} reported {code}: {}", m.text.unwrap_or_default());
+        for kind in [
+            IncidentKind::NoData,
+            IncidentKind::ZeroProduction,
+            IncidentKind::DeviceError,
+        ] {
+            if let Some(i) = open.get_mut(&kind) {
+                i.add_evidence(Evidence {
+                    at,
+                    note: note.clone(),
+                    data: json!({"code": code}),
+                });
+                touched.push(kind);
+            }
+        }
+    }
+
+    // Zero production in good sun, unless a fault or missing data already explains it.
+    let explained =
+        open.contains_key(&IncidentKind::NoData) || open.contains_key(&IncidentKind::DeviceError);
+    let verdict = if maintenance || upstream_hold || explained {
+        None
+    } else {
+        rules.zero_production(obs)
+    };
+    let track = status
+        .tracks
+        .entry(IncidentKind::ZeroProduction)
+        .or_default();
+    match track.observe(
+        verdict,
+        now,
+        open.contains_key(&IncidentKind::ZeroProduction),
+        rules.zero_production,
+    ) {
+        Transition::Open => {
+            let since = track.bad_since.unwrap_or(now);
+            let text = texts::zero_production(meta, since, now, obs.expected_w.unwrap_or(0.0));
+            let incident = new_incident(
+                Some(meta),
+                None,
+                IncidentKind::ZeroProduction,
+                text,
+                since,
+                now,
+            );
+            changes.push(Change {
+                event: ChangeEvent::Opened,
+                incident: incident.clone(),
+                held: false,
+            });
+            open.insert(IncidentKind::ZeroProduction, incident);
+        }
+        Transition::Resolve => {
+            if let Some(mut incident) = open.remove(&IncidentKind::ZeroProduction) {
+                incident.resolved_at = Some(now);
+                incident.resolution = Some(Resolution::Recovered);
+                incident.lost_energy_wh = obs
+                    .model
+                    .as_ref()
+                    .map(|m| m.energy_wh(incident.since, now).round());
+                changes.push(Change {
+                    event: ChangeEvent::Resolved,
+                    incident,
+                    held: false,
+                });
+            }
+        }
+        Transition::None => {}
+    }
+
+    // Underperformance, judged once per site-local day.
+    if let Some(j) = judgement {
+        status.judged_day = Some(j.day);
+        let history: Vec<f64> = status.recent_pi.iter().map(|(_, pi)| *pi).collect();
+        let ratios: Vec<f64> = status.recent_peer_ratio.iter().map(|(_, r)| *r).collect();
+        let figures = crate::rules::DayFigures {
+            specific_yield: j.yield_kwh_kwp,
+            peer_yields: &j.peers,
+            peer_pis: &j.peer_pis,
+            performance_index: j.pi,
+            recent_peer_ratios: &ratios,
+            recent_pi: &history,
+        };
+        let verdict = if maintenance {
+            None
+        } else {
+            rules.underperformance(&figures)
+        };
+        // Only normal days become the yardstick, so a slow failure cannot hide itself.
+        if verdict == Some(false) {
+            if let Some(pi) = j.pi {
+                push_recent(&mut status.recent_pi, j.day, pi);
+            }
+            if let Some(m) = median(&j.peers).filter(|m| *m > 0.0) {
+                push_recent(&mut status.recent_peer_ratio, j.day, j.yield_kwh_kwp / m);
+            }
+        }
+        let track = status
+            .tracks
+            .entry(IncidentKind::Underperformance)
+            .or_default();
+        let at_day_end = now;
+        match track.observe(
+            verdict,
+            at_day_end,
+            open.contains_key(&IncidentKind::Underperformance),
+            rules.underperformance,
+        ) {
+            Transition::Open => {
+                let reference = median(&j.peers)
+                    .or_else(|| history.iter().copied().reduce(f64::max))
+                    .unwrap_or(0.0);
+                let text =
+                    texts::underperformance(meta, j.day, j.yield_kwh_kwp, reference, j.peers.len());
+                let since = track.bad_since.unwrap_or(now);
+                let mut incident = new_incident(
+                    Some(meta),
+                    None,
+                    IncidentKind::Underperformance,
+                    text,
+                    since,
+                    now,
+                );
+                incident.add_evidence(Evidence {
+                    at: now,
+                    note: format!("{}: {:.2} kWh/kWp", j.day, j.yield_kwh_kwp),
+                    data: json!({"peers": j.peers, "performance_index": j.pi}),
+                });
+                changes.push(Change {
+                    event: ChangeEvent::Opened,
+                    incident: incident.clone(),
+                    held: false,
+                });
+                open.insert(IncidentKind::Underperformance, incident);
+            }
+            Transition::Resolve => {
+                if let Some(mut incident) = open.remove(&IncidentKind::Underperformance) {
+                    incident.resolved_at = Some(now);
+                    incident.resolution = Some(Resolution::Recovered);
+                    changes.push(Change {
+                        event: ChangeEvent::Resolved,
+                        incident,
+                        held: false,
+                    });
+                }
+            }
+            Transition::None => {
+                if verdict == Some(true)
+                    && let Some(i) = open.get_mut(&IncidentKind::Underperformance)
+                {
+                    i.add_evidence(Evidence {
+                        at: now,
+                        note: format!("{}: {:.2} kWh/kWp", j.day, j.yield_kwh_kwp),
+                        data: json!({"peers": j.peers}),
+                    });
+                    touched.push(IncidentKind::Underperformance);
+                }
+            }
+        }
+    }
+
+    // Incidents that changed without opening or closing are saved quietly.
+    for kind in touched {
+        if let Some(incident) = open.get(&kind)
+            && !changes.iter().any(|c| c.incident.id == incident.id)
+        {
+            changes.push(Change {
+                event: ChangeEvent::Updated,
+                incident: incident.clone(),
+                held: false,
+            });
+        }
+    }
+    let held = status.notifications_held(now);
+    for c in &mut changes {
+        c.held |= held;
+    }
+    status.open = open.iter().map(|(k, i)| (*k, i.id.clone())).collect();
+    let state = overall_state(&status, maintenance, obs);
+    if state != status.state {
+        status.state = state;
+        status.last_change_at = now;
+    }
+    if let Some(flow) = obs.flow {
+        let online = flow.online.unwrap_or(true);
+        let entry = status.devices.entry("datalogger".into()).or_default();
+        entry.state = if online { "online" } else { "offline" }.into();
+    }
+    Ok((status, changes))
+}
+
+fn push_recent(list: &mut Vec<(Date, f64)>, day: Date, value: f64) {
+    list.retain(|(d, _)| *d != day);
+    list.push((day, value));
+    let excess = list.len().saturating_sub(7);
+    list.drain(..excess);
+}
+
+fn overall_state(status: &SystemStatus, maintenance: bool, obs: &Observation) -> SystemState {
+    let has = |k| status.open.contains_key(&k);
+    if maintenance {
+        SystemState::Maintenance
+    } else if has(IncidentKind::DeviceError) {
+        SystemState::Faulty
+    } else if has(IncidentKind::NoData) {
+        SystemState::Offline
+    } else if has(IncidentKind::ZeroProduction) {
+        SystemState::NotProducing
+    } else if has(IncidentKind::Underperformance) {
+        SystemState::Underperforming
+    } else if obs.last_data_at.is_none() {
+        SystemState::Unknown
+    } else {
+        SystemState::Ok
+    }
+}

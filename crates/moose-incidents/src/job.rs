@@ -1,0 +1,355 @@
+//! `device-status-polling`: one pass over the fleet that reads Solar.web's live view and
+//! messages, judges every system and commits its `STATUS`, incidents and notification records
+//! together.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use jiff::{SignedDuration, Timestamp};
+use moose_solardata::{SolarRepo, SystemMeta};
+use moose_solarweb::SolarWebClient;
+use moose_store::{StoreError, TxOp};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::evaluate::{Judgement, evaluate, judge_days};
+use crate::model::{Evidence, Incident, IncidentKind, SystemStatus, Transition};
+use crate::observe::{Observation, observe};
+use crate::repo::{IncidentRepo, PlatformStatus};
+use crate::rules::Rules;
+use crate::texts;
+
+/// What happened to an incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeEvent {
+    /// It was opened.
+    Opened,
+    /// It was resolved.
+    Resolved,
+    /// New evidence or a later sighting; nobody is notified.
+    Updated,
+}
+
+/// An incident change, as handed to the notification planner.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// Opened or resolved.
+    pub event: ChangeEvent,
+    /// The incident after the change.
+    pub incident: Incident,
+    /// Notifications are held (snooze or maintenance) for the system.
+    pub held: bool,
+}
+
+/// Turns incident changes into notification records, written in the same transaction as the
+/// change (the outbox). Implemented by `moose-notify`.
+#[async_trait]
+pub trait NotificationPlanner: Send + Sync + std::fmt::Debug {
+    /// The store operations that record the notifications of `change`.
+    async fn plan(&self, change: &Change) -> Result<Vec<TxOp>, StoreError>;
+}
+
+/// A planner that plans nothing (tests, and installations without notifications).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoNotifications;
+
+#[async_trait]
+impl NotificationPlanner for NoNotifications {
+    async fn plan(&self, _change: &Change) -> Result<Vec<TxOp>, StoreError> {
+        Ok(Vec::new())
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StatusSummary {
+    /// Active systems.
+    pub systems: usize,
+    /// Systems whose status was committed.
+    pub evaluated: usize,
+    /// Systems Solar.web could not be reached for.
+    pub unreachable: usize,
+    /// Incidents opened, by kind.
+    pub opened: BTreeMap<String, usize>,
+    /// Incidents resolved, by kind.
+    pub resolved: BTreeMap<String, usize>,
+    /// Per-system incidents were held because of an upstream outage.
+    pub upstream_hold: bool,
+    /// Failures, by kind.
+    pub errors: BTreeMap<String, usize>,
+    /// Wall time, ms.
+    pub duration_ms: u128,
+}
+
+/// The job's parts.
+#[derive(Debug, Clone)]
+pub struct StatusJob {
+    /// Solar.web.
+    pub client: SolarWebClient,
+    /// Systems, devices and ingested data.
+    pub solar: SolarRepo,
+    /// Statuses and incidents.
+    pub incidents: IncidentRepo,
+    /// Thresholds.
+    pub rules: Rules,
+    /// The outbox writer.
+    pub planner: Arc<dyn NotificationPlanner>,
+    /// Systems observed at once.
+    pub concurrency: usize,
+}
+
+impl StatusJob {
+    async fn commit(
+        &self,
+        mut ops: Vec<TxOp>,
+        changes: &[Change],
+        summary: &mut StatusSummary,
+    ) -> Result<(), StoreError> {
+        for change in changes {
+            ops.push(IncidentRepo::incident_op(&change.incident)?);
+            ops.extend(self.planner.plan(change).await?);
+        }
+        self.incidents.commit(ops).await?;
+        for change in changes {
+            let counter = match change.event {
+                ChangeEvent::Opened => &mut summary.opened,
+                ChangeEvent::Resolved => &mut summary.resolved,
+                ChangeEvent::Updated => continue,
+            };
+            *counter
+                .entry(change.incident.kind.as_str().to_owned())
+                .or_default() += 1;
+            tracing::info!(incident = %change.incident.id, event = ?change.event, title = %change.incident.title, "incident changed");
+        }
+        Ok(())
+    }
+
+    /// The platform's verdict and its upstream-outage incident. Returns whether per-system
+    /// no-data judgements are held.
+    async fn platform(
+        &self,
+        observations: &[Observation],
+        now: Timestamp,
+        summary: &mut StatusSummary,
+    ) -> Result<bool, StoreError> {
+        let read = self.incidents.platform().await?;
+        let mut platform: PlatformStatus = read.value;
+        let verdict = self.rules.upstream(observations);
+        let transition =
+            platform
+                .track
+                .observe(verdict, now, platform.open.is_some(), self.rules.upstream);
+        let mut changes = Vec::new();
+        match transition {
+            Transition::Open => {
+                let stale = observations
+                    .iter()
+                    .filter(|o| o.is_unreachable() || self.rules.stale(o) == Some(true))
+                    .count();
+                let reason = observations
+                    .iter()
+                    .find_map(|o| o.unreachable.as_ref().map(|u| u.0.clone()))
+                    .unwrap_or_else(|| "no new data".into());
+                let text = texts::upstream(stale, observations.len(), &reason);
+                let since = platform.track.bad_since.unwrap_or(now);
+                let incident =
+                    new_incident(None, None, IncidentKind::UpstreamOutage, text, since, now);
+                platform.open = Some(incident.id.clone());
+                changes.push(Change {
+                    event: ChangeEvent::Opened,
+                    incident,
+                    held: false,
+                });
+            }
+            Transition::Resolve => {
+                if let Some(id) = platform.open.take()
+                    && let Some(mut incident) = self.incidents.incident(&id).await?
+                {
+                    incident.resolved_at = Some(now);
+                    incident.resolution = Some(crate::model::Resolution::Recovered);
+                    changes.push(Change {
+                        event: ChangeEvent::Resolved,
+                        incident,
+                        held: false,
+                    });
+                }
+            }
+            Transition::None => {}
+        }
+        let hold = platform.open.is_some() || platform.track.bad > 0;
+        platform.checked_at = Some(now);
+        let ops = vec![IncidentRepo::platform_op(&platform, read.version)?];
+        self.commit(ops, &changes, summary).await?;
+        Ok(hold)
+    }
+}
+
+/// A new open incident.
+pub(crate) fn new_incident(
+    meta: Option<&SystemMeta>,
+    id_time: Option<Timestamp>,
+    kind: IncidentKind,
+    text: texts::Text,
+    since: Timestamp,
+    now: Timestamp,
+) -> Incident {
+    let opened_at = moose_store::to_millis(id_time.unwrap_or(now));
+    Incident {
+        id: Incident::make_id(kind, opened_at, meta.map(|m| &m.id)),
+        system: meta.map(|m| m.id.clone()),
+        system_name: meta.map(|m| m.name.clone()),
+        kind,
+        severity: text.severity,
+        title: text.title,
+        summary: text.summary,
+        action: text.action,
+        since,
+        opened_at,
+        last_seen_at: now,
+        resolved_at: None,
+        resolution: None,
+        lost_energy_wh: None,
+        acked_by: None,
+        acked_at: None,
+        evidence: Vec::<Evidence>::new(),
+    }
+}
+
+/// One pass of `device-status-polling` at `now`.
+pub async fn status_pass(
+    job: &StatusJob,
+    now: Timestamp,
+    cancel: &CancellationToken,
+) -> Result<StatusSummary, StoreError> {
+    let started = Instant::now();
+    let systems: Vec<SystemMeta> = job
+        .solar
+        .all_systems()
+        .await?
+        .into_iter()
+        .filter(|m| m.active)
+        .collect();
+    let mut summary = StatusSummary {
+        systems: systems.len(),
+        ..StatusSummary::default()
+    };
+    let min_elev = job.rules.min_sun_elevation_deg;
+    let gathered: Vec<Result<(SystemStatus, u64, Observation), StoreError>> =
+        futures_util::stream::iter(systems)
+            .map(|meta| async move {
+                let read = job.incidents.status(&meta.id).await?;
+                let (status, version) = match read {
+                    Some(v) => (v.value, v.version),
+                    None => (SystemStatus::new(meta.id.clone(), now), 0),
+                };
+                let from = status
+                    .messages_until
+                    .unwrap_or(now - SignedDuration::from_hours(1));
+                let obs = observe(&job.client, &job.solar, meta, now, from, min_elev).await?;
+                Ok((status, version, obs))
+            })
+            .buffer_unordered(job.concurrency.max(1))
+            .collect()
+            .await;
+    let mut entries = Vec::new();
+    for g in gathered {
+        match g {
+            Ok(e) => entries.push(e),
+            Err(e) => {
+                *summary
+                    .errors
+                    .entry(store_error_kind(&e).to_owned())
+                    .or_default() += 1;
+            }
+        }
+    }
+    if cancel.is_cancelled() {
+        return Ok(summary);
+    }
+    summary.unreachable = entries.iter().filter(|e| e.2.is_unreachable()).count();
+    let observations: Vec<Observation> = entries.iter().map(|e| e.2.clone()).collect();
+    let hold = job.platform(&observations, now, &mut summary).await?;
+    summary.upstream_hold = hold;
+    let judgements: BTreeMap<String, Judgement> =
+        judge_days(job, &entries, now).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot judge yesterday's yields; will try next pass");
+            BTreeMap::new()
+        });
+    for (status, version, obs) in entries {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let id = status.system.clone();
+        let judgement = judgements.get(id.as_str());
+        let before = status.clone();
+        match evaluate(job, status, &obs, hold, judgement).await {
+            Ok((status, changes)) => {
+                // Nothing but the evaluation time changed (a quiet night): skip the write.
+                let unchanged = changes.is_empty()
+                    && SystemStatus {
+                        checked_at: before.checked_at,
+                        ..status.clone()
+                    } == before;
+                if unchanged && version > 0 {
+                    summary.evaluated += 1;
+                    continue;
+                }
+                let ops = vec![IncidentRepo::status_op(&status, version)?];
+                match job.commit(ops, &changes, &mut summary).await {
+                    Ok(()) => summary.evaluated += 1,
+                    Err(e) => {
+                        // A conflict means another evaluator got there first; the next pass
+                        // sees its result. Nothing was half-written.
+                        tracing::warn!(system = %id, error = %e, "status not committed; next pass retries");
+                        *summary
+                            .errors
+                            .entry(store_error_kind(&e).to_owned())
+                            .or_default() += 1;
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(system = %id, error = %e, "cannot evaluate the system; next pass retries");
+                *summary
+                    .errors
+                    .entry(store_error_kind(&e).to_owned())
+                    .or_default() += 1;
+            }
+        }
+    }
+    summary.duration_ms = started.elapsed().as_millis();
+    Ok(summary)
+}
+
+/// Runs [`status_pass`] every `every` until `cancel` fires.
+pub async fn run_schedule(job: StatusJob, every: std::time::Duration, cancel: CancellationToken) {
+    loop {
+        match status_pass(&job, Timestamp::now(), &cancel).await {
+            Ok(s) => {
+                tracing::info!(systems = s.systems, evaluated = s.evaluated, opened = ?s.opened, resolved = ?s.resolved, upstream_hold = s.upstream_hold, "device-status-polling pass finished");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "device-status-polling pass failed; next pass retries");
+            }
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+fn store_error_kind(e: &StoreError) -> &'static str {
+    match e {
+        StoreError::NotFound { .. } => "not_found",
+        StoreError::Conflict { .. } => "conflict",
+        StoreError::InvalidRequest(_) => "invalid_request",
+        StoreError::Unavailable { .. } => "unavailable",
+        StoreError::Corrupt { .. } => "corrupt",
+        _ => "other",
+    }
+}

@@ -1,0 +1,320 @@
+//! The verdicts: for each kind, whether one observation is abnormal (`Some(true)`), normal
+//! (`Some(false)`) or says nothing (`None`: night, held, unknown). Pure functions; the job
+//! feeds them and [`crate::model::Track`] turns verdicts into open/resolve decisions.
+
+use jiff::SignedDuration;
+
+use crate::model::Hysteresis;
+use crate::observe::Observation;
+
+/// Thresholds of the incident engine. Defaults are documented in `docs/incidents.md`.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// The array is expected to produce when the sun is at least this high, degrees.
+    pub min_sun_elevation_deg: f64,
+    /// Data older than this (while the sun is up) counts as missing.
+    pub stale_after: SignedDuration,
+    /// No-data hysteresis; `min_duration` is the default grace period (per-system override in
+    /// the status item).
+    pub no_data: Hysteresis,
+    /// Zero-production hysteresis.
+    pub zero_production: Hysteresis,
+    /// "Good sun": clear-sky power at least this share of peak power.
+    pub good_sun_share: f64,
+    /// "Zero": at most this share of peak power.
+    pub zero_share: f64,
+    /// "Producing": more than this share of peak power.
+    pub producing_share: f64,
+    /// Normal observations (producing, no new fault) that resolve a device error.
+    pub device_error_resolve_after: u32,
+    /// Underperformance hysteresis, in judged days.
+    pub underperformance: Hysteresis,
+    /// A day is underperforming below this share of the system's usual ratio to its peers'
+    /// median specific yield…
+    pub peer_ratio: f64,
+    /// …or, before it has a usual ratio, below this share of the peers' median.
+    pub peer_ratio_cold: f64,
+    /// Peers are systems within this distance, km.
+    pub peer_radius_km: f64,
+    /// Fewest peers for a peer comparison.
+    pub min_peers: usize,
+    /// Peers' median specific yield below this (kWh/kWp) means a dark day: no verdict.
+    pub min_peer_yield: f64,
+    /// Peer comparisons only on clear days: the peers' median performance index at least this.
+    pub min_area_pi: f64,
+    /// Without peers: underperforming below this share of the system's best recent performance
+    /// index.
+    pub own_history_ratio: f64,
+    /// Upstream outage: at least this share of the fleet stale or unreachable…
+    pub upstream_share: f64,
+    /// …and at least this many systems.
+    pub upstream_min_systems: usize,
+    /// Upstream-outage hysteresis (passes).
+    pub upstream: Hysteresis,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self {
+            min_sun_elevation_deg: 10.0,
+            stale_after: SignedDuration::from_mins(20),
+            no_data: Hysteresis {
+                open_after: 3,
+                resolve_after: 2,
+                min_duration: SignedDuration::from_mins(20),
+            },
+            zero_production: Hysteresis {
+                open_after: 3,
+                resolve_after: 2,
+                min_duration: SignedDuration::from_mins(15),
+            },
+            good_sun_share: 0.3,
+            zero_share: 0.005,
+            producing_share: 0.02,
+            device_error_resolve_after: 3,
+            underperformance: Hysteresis {
+                open_after: 2,
+                resolve_after: 2,
+                min_duration: SignedDuration::ZERO,
+            },
+            peer_ratio: 0.75,
+            peer_ratio_cold: 0.65,
+            peer_radius_km: 150.0,
+            min_peers: 2,
+            min_peer_yield: 1.0,
+            own_history_ratio: 0.6,
+            min_area_pi: 0.6,
+            upstream_share: 0.5,
+            upstream_min_systems: 3,
+            upstream: Hysteresis {
+                open_after: 2,
+                resolve_after: 2,
+                min_duration: SignedDuration::ZERO,
+            },
+        }
+    }
+}
+
+impl Rules {
+    /// Whether a system is stale or unreachable while the sun is up (the per-system half of
+    /// both the no-data rule and the upstream-outage rule). `None` at night or without a
+    /// position.
+    pub fn stale(&self, obs: &Observation) -> Option<bool> {
+        if !obs.sun_up(self.min_sun_elevation_deg) {
+            return None;
+        }
+        let missing = obs.missing_for()?;
+        Some(missing > self.stale_after)
+    }
+
+    /// No data while the sun is up, or Solar.web says the system is offline.
+    pub fn no_data(&self, obs: &Observation) -> Option<bool> {
+        if obs.model.is_none() {
+            // Without a position Moose cannot tell night from an outage; only a whole day
+            // without data is surely a problem.
+            let last = obs.last_data_at?;
+            return Some(obs.now.duration_since(last) > SignedDuration::from_hours(26));
+        }
+        let stale = self.stale(obs)?;
+        let offline = obs.flow.is_some_and(|f| f.online == Some(false));
+        Some(stale || offline)
+    }
+
+    /// Online, the sun is good, and the system produces (next to) nothing.
+    pub fn zero_production(&self, obs: &Observation) -> Option<bool> {
+        let model = obs.model.as_ref()?;
+        let peak = model.peak_power_w;
+        let flow = obs.flow?;
+        let pv = flow.pv_w?;
+        if flow.online != Some(true) || obs.expected_w? < self.good_sun_share * peak {
+            return None;
+        }
+        if pv <= self.zero_share * peak {
+            Some(true)
+        } else if pv > self.producing_share * peak {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    /// Whether the system is demonstrably producing (resolves device errors). `None` when the
+    /// sun is too low to tell.
+    pub fn producing(&self, obs: &Observation) -> Option<bool> {
+        let model = obs.model.as_ref()?;
+        if obs.expected_w? < self.good_sun_share * model.peak_power_w {
+            return None;
+        }
+        let flow = obs.flow?;
+        Some(flow.online == Some(true) && flow.pv_w? > self.producing_share * model.peak_power_w)
+    }
+
+    /// One day's verdict from the system's specific yield, its peers' yields, its performance
+    /// index and its own history.
+    ///
+    /// Peers differ in orientation and shading, so a system is compared with its *usual*
+    /// standing among them: the median of its recent normal days' yield ratios to the peers'
+    /// median. Until it has two such days, the absolute [`Rules::peer_ratio_cold`] applies.
+    /// Without peers, the yardstick is its best recent performance index.
+    pub fn underperformance(&self, day: &DayFigures<'_>) -> Option<bool> {
+        if day.peer_yields.len() >= self.min_peers {
+            let peers_median = median(day.peer_yields)?;
+            // Only clear days in the area are judged: under broken cloud, systems a few
+            // kilometres apart see different skies and their ratios mean nothing.
+            let area_pi = median(day.peer_pis).unwrap_or(0.0);
+            if peers_median < self.min_peer_yield || area_pi < self.min_area_pi {
+                return None;
+            }
+            let ratio = day.specific_yield / peers_median;
+            let threshold = match median_of_history(day.recent_peer_ratios) {
+                Some(usual) => self.peer_ratio * usual,
+                None => self.peer_ratio_cold,
+            };
+            return Some(ratio < threshold);
+        }
+        let pi = day.performance_index?;
+        let best = day.recent_pi.iter().copied().fold(f64::NAN, f64::max);
+        if best.is_nan() || best < 0.5 {
+            return None;
+        }
+        Some(pi < self.own_history_ratio * best)
+    }
+
+    /// The fleet's verdict: abnormal when a large share of the systems that should be
+    /// reporting are stale or unreachable at once.
+    pub fn upstream(&self, observations: &[Observation]) -> Option<bool> {
+        let unreachable = observations.iter().filter(|o| o.is_unreachable()).count();
+        let daylight: Vec<bool> = observations.iter().filter_map(|o| self.stale(o)).collect();
+        let stale = daylight.iter().filter(|s| **s).count();
+        let share = |n: usize, of: usize| if of == 0 { 0.0 } else { n as f64 / of as f64 };
+        let down_by_errors = unreachable >= self.upstream_min_systems
+            && share(unreachable, observations.len()) >= self.upstream_share;
+        let down_by_staleness = stale >= self.upstream_min_systems
+            && share(stale, daylight.len()) >= self.upstream_share;
+        if down_by_errors || down_by_staleness {
+            Some(true)
+        } else if observations.len() >= self.upstream_min_systems {
+            Some(false)
+        } else {
+            None
+        }
+    }
+}
+
+/// One judged day of a system.
+#[derive(Debug, Clone, Copy)]
+pub struct DayFigures<'a> {
+    /// Produced kWh per kWp.
+    pub specific_yield: f64,
+    /// The peers' specific yields the same day.
+    pub peer_yields: &'a [f64],
+    /// The peers' performance indices the same day.
+    pub peer_pis: &'a [f64],
+    /// Produced / clear-sky expected.
+    pub performance_index: Option<f64>,
+    /// Recent normal days' ratios of the system's yield to its peers' median.
+    pub recent_peer_ratios: &'a [f64],
+    /// Recent normal days' performance indices.
+    pub recent_pi: &'a [f64],
+}
+
+fn median_of_history(values: &[f64]) -> Option<f64> {
+    if values.len() >= 2 {
+        median(values)
+    } else {
+        None
+    }
+}
+
+/// The median of non-empty `values`.
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    Some(if v.len().is_multiple_of(2) {
+        (v[mid - 1] + v[mid]) / 2.0
+    } else {
+        v[mid]
+    })
+}
+
+/// Great-circle distance, km.
+pub fn distance_km(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (la1, lo1, la2, lo2) = (
+        a.0.to_radians(),
+        a.1.to_radians(),
+        b.0.to_radians(),
+        b.1.to_radians(),
+    );
+    let h = ((la2 - la1) / 2.0).sin().powi(2)
+        + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
+    2.0 * 6371.0 * h.sqrt().asin()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peers_decide_underperformance_and_dark_days_say_nothing() {
+        let r = Rules::default();
+        let day = |y: f64,
+                   peers: &'static [f64],
+                   pi: Option<f64>,
+                   ratios: &'static [f64],
+                   pis: &'static [f64]| {
+            r.underperformance(&DayFigures {
+                specific_yield: y,
+                peer_yields: peers,
+                peer_pis: &[0.8, 0.85, 0.9],
+                performance_index: pi,
+                recent_peer_ratios: ratios,
+                recent_pi: pis,
+            })
+        };
+        assert_eq!(day(3.0, &[5.0, 5.2, 4.8], None, &[], &[]), Some(true));
+        assert_eq!(day(4.5, &[5.0, 5.2, 4.8], None, &[], &[]), Some(false));
+        // An east-facing system usually at 70 % of its peers is fine at 68 %…
+        assert_eq!(
+            day(3.4, &[5.0, 5.2, 4.8], None, &[0.7, 0.72, 0.69], &[]),
+            Some(false)
+        );
+        // …but not at 45 %.
+        assert_eq!(
+            day(2.25, &[5.0, 5.2, 4.8], None, &[0.7, 0.72, 0.69], &[]),
+            Some(true)
+        );
+        assert_eq!(
+            day(0.2, &[0.5, 0.6, 0.4], None, &[], &[]),
+            None,
+            "a dark day everywhere is not a fault"
+        );
+        let cloudy = r.underperformance(&DayFigures {
+            specific_yield: 1.0,
+            peer_yields: &[5.0, 3.0, 4.0],
+            peer_pis: &[0.7, 0.3, 0.5],
+            performance_index: None,
+            recent_peer_ratios: &[],
+            recent_pi: &[],
+        });
+        assert_eq!(cloudy, None, "broken cloud in the area: no verdict");
+        // Without peers, the system's own best recent days are the yardstick.
+        assert_eq!(day(3.0, &[], Some(0.3), &[], &[0.8, 0.7]), Some(true));
+        assert_eq!(day(3.0, &[], Some(0.7), &[], &[0.8, 0.7]), Some(false));
+        assert_eq!(day(3.0, &[], Some(0.3), &[], &[]), None);
+    }
+
+    #[test]
+    fn median_and_distance() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(&[]), None);
+        let vienna = (48.2082, 16.3738);
+        let linz = (48.3069, 14.2858);
+        let d = distance_km(vienna, linz);
+        assert!((150.0..160.0).contains(&d), "{d}");
+    }
+}
