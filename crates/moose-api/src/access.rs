@@ -19,7 +19,7 @@ use crate::{ApiError, AppState, routes};
 pub struct RouteSpec {
     /// HTTP method.
     pub method: &'static str,
-    /// Path, with `{system}`, `{user}`, `{key}` parameters.
+    /// Path, with `{system}`, `{user}`, `{key}`, `{incident}`, `{notification}` parameters.
     pub path: &'static str,
     /// Who may call it.
     pub rule: Rule,
@@ -71,10 +71,55 @@ pub const ROUTES: &[RouteSpec] = &[
         Rule::OrgRole(OrgRole::Admin),
     ),
     spec("POST", "/api/chat", Rule::Authenticated),
+    spec("GET", "/api/incidents", Rule::Authenticated),
+    // Incident routes decide visibility and acknowledgement from the incident's own system,
+    // which the path does not name: the handlers apply `policy` themselves (see incidents.rs).
+    spec("GET", "/api/incidents/{incident}", Rule::Authenticated),
+    spec("POST", "/api/incidents/{incident}/ack", Rule::Authenticated),
+    spec("GET", "/api/systems/{system}/status", Rule::SystemRead),
+    spec("POST", "/api/systems/{system}/snooze", Rule::SystemManage),
+    spec(
+        "POST",
+        "/api/systems/{system}/maintenance",
+        Rule::SystemManage,
+    ),
+    spec(
+        "DELETE",
+        "/api/systems/{system}/maintenance",
+        Rule::SystemManage,
+    ),
+    spec("PUT", "/api/systems/{system}/grace", Rule::SystemManage),
+    spec("GET", "/api/systems/{system}/escalation", Rule::SystemRead),
+    spec(
+        "PUT",
+        "/api/systems/{system}/escalation",
+        Rule::SystemManage,
+    ),
+    spec("GET", "/api/notifications", Rule::Authenticated),
+    spec(
+        "POST",
+        "/api/notifications/{notification}/read",
+        Rule::Authenticated,
+    ),
+    spec(
+        "GET",
+        "/api/notifications/stats",
+        Rule::OrgRole(OrgRole::FleetManager),
+    ),
+    spec(
+        "GET",
+        "/api/users/me/notification-settings",
+        Rule::Authenticated,
+    ),
+    spec(
+        "PUT",
+        "/api/users/me/notification-settings",
+        Rule::Authenticated,
+    ),
 ];
 
 fn handler(spec: &RouteSpec) -> MethodRouter<AppState> {
-    use routes::{auth, chat, systems, users};
+    use routes::{auth, chat, incidents, notifications, status, systems, users};
     match (spec.method, spec.path) {
         ("POST", "/api/auth/login") => post(auth::login),
         ("POST", "/api/auth/refresh") => post(auth::refresh),
@@ -100,6 +145,21 @@ fn handler(spec: &RouteSpec) -> MethodRouter<AppState> {
         ("POST", "/api/api-keys") => post(users::create_key),
         ("DELETE", "/api/api-keys/{key}") => delete(users::revoke_key),
         ("POST", "/api/chat") => post(chat::chat),
+        ("GET", "/api/incidents") => get(incidents::list),
+        ("GET", "/api/incidents/{incident}") => get(incidents::detail),
+        ("POST", "/api/incidents/{incident}/ack") => post(incidents::acknowledge),
+        ("GET", "/api/systems/{system}/status") => get(status::status),
+        ("POST", "/api/systems/{system}/snooze") => post(status::snooze),
+        ("POST", "/api/systems/{system}/maintenance") => post(status::add_maintenance),
+        ("DELETE", "/api/systems/{system}/maintenance") => delete(status::clear_maintenance),
+        ("PUT", "/api/systems/{system}/grace") => put(status::grace),
+        ("GET", "/api/systems/{system}/escalation") => get(status::escalation),
+        ("PUT", "/api/systems/{system}/escalation") => put(status::set_escalation),
+        ("GET", "/api/notifications") => get(notifications::feed),
+        ("POST", "/api/notifications/{notification}/read") => post(notifications::mark_read),
+        ("GET", "/api/notifications/stats") => get(notifications::stats),
+        ("GET", "/api/users/me/notification-settings") => get(notifications::settings),
+        ("PUT", "/api/users/me/notification-settings") => put(notifications::update_settings),
         (method, path) => panic!("route {method} {path} is declared but has no handler"),
     }
 }

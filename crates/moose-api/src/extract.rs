@@ -29,6 +29,26 @@ where
     }
 }
 
+/// `Option<ApiJson<T>>`: `None` when the request has no body type at all (an optional body),
+/// the same errors as [`ApiJson`] otherwise.
+impl<S, T> axum::extract::OptionalFromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, ApiError> {
+        let limit = req.extensions().get::<BodyLimit>().map_or(0, |l| l.0);
+        match <axum::Json<T> as axum::extract::OptionalFromRequest<S>>::from_request(req, state)
+            .await
+        {
+            Ok(value) => Ok(value.map(|axum::Json(v)| Self(v))),
+            Err(rejection) => Err(json_rejection(&rejection, limit)),
+        }
+    }
+}
+
 fn json_rejection(rejection: &JsonRejection, limit: usize) -> ApiError {
     match rejection {
         JsonRejection::MissingJsonContentType(_) => {

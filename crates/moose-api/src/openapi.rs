@@ -14,6 +14,29 @@ type Param = (&'static str, &'static str, bool, &'static str, &'static str);
 
 const SYSTEM: Param = ("system", "path", true, "string", "Solar.web PV system id");
 const USER: Param = ("user", "path", true, "string", "user id");
+const INCIDENT: Param = (
+    "incident",
+    "path",
+    true,
+    "string",
+    "incident id, <kind>-<opened ms>-<system>",
+);
+const INSTANT_RANGE: [Param; 2] = [
+    (
+        "from",
+        "query",
+        false,
+        "string",
+        "opened at or after this RFC 3339 instant",
+    ),
+    (
+        "to",
+        "query",
+        false,
+        "string",
+        "opened before this RFC 3339 instant",
+    ),
+];
 const FROM_TO: [Param; 2] = [
     (
         "from",
@@ -163,6 +186,108 @@ fn describe(method: &str, path: &str) -> (&'static str, Vec<Param>, bool) {
         ),
         ("POST", "/api/chat") => (
             "Ask the O&M assistant (old payload {username, message, user_id})",
+            vec![],
+            true,
+        ),
+        ("GET", "/api/incidents") => (
+            "Incidents the caller may see, newest first (without evidence); platform incidents are visible to everyone",
+            vec![
+                (
+                    "system",
+                    "query",
+                    false,
+                    "string",
+                    "only this system's incidents",
+                ),
+                (
+                    "kind",
+                    "query",
+                    false,
+                    "string",
+                    "no_data, device_error, zero_production, underperformance or upstream_outage",
+                ),
+                ("state", "query", false, "string", "open or resolved"),
+                INSTANT_RANGE[0],
+                INSTANT_RANGE[1],
+                ("limit", "query", false, "integer", "1-500, default 100"),
+                (
+                    "before",
+                    "query",
+                    false,
+                    "string",
+                    "next of the previous page (an incident id)",
+                ),
+            ],
+            false,
+        ),
+        ("GET", "/api/incidents/{incident}") => (
+            "One incident with its evidence (404 unless the caller may see its system)",
+            vec![INCIDENT],
+            false,
+        ),
+        ("POST", "/api/incidents/{incident}/ack") => (
+            "Acknowledge an incident, stopping reminders and escalation; optional body {note} (owners, installers and technicians of the system, fleet managers; idempotent)",
+            vec![INCIDENT],
+            false,
+        ),
+        ("GET", "/api/systems/{system}/status") => (
+            "The system's STATUS item with its open incidents",
+            vec![SYSTEM],
+            false,
+        ),
+        ("POST", "/api/systems/{system}/snooze") => (
+            "Hold notifications until {until} (at most 30 days ahead; null lifts the snooze)",
+            vec![SYSTEM],
+            true,
+        ),
+        ("POST", "/api/systems/{system}/maintenance") => (
+            "Plan a maintenance window {from, to, reason} of at most 31 days",
+            vec![SYSTEM],
+            true,
+        ),
+        ("DELETE", "/api/systems/{system}/maintenance") => (
+            "Cancel current and future maintenance windows",
+            vec![SYSTEM],
+            false,
+        ),
+        ("PUT", "/api/systems/{system}/grace") => (
+            "Set the no-data grace period {minutes} (5-240)",
+            vec![SYSTEM],
+            true,
+        ),
+        ("GET", "/api/systems/{system}/escalation") => {
+            ("The system's escalation policy", vec![SYSTEM], false)
+        }
+        ("PUT", "/api/systems/{system}/escalation") => (
+            "Replace the escalation policy {escalate_after_mins, remind_every_mins, max_reminders}",
+            vec![SYSTEM],
+            true,
+        ),
+        ("GET", "/api/notifications") => (
+            "The caller's in-app notifications, newest first",
+            vec![
+                ("unread", "query", false, "boolean", "only unread ones"),
+                ("limit", "query", false, "integer", "1-500, default 50"),
+            ],
+            false,
+        ),
+        ("POST", "/api/notifications/{notification}/read") => (
+            "Mark one of the caller's notifications read",
+            vec![("notification", "path", true, "string", "notification id")],
+            false,
+        ),
+        ("GET", "/api/notifications/stats") => (
+            "Notification delivery per UTC day by state, delivery rates and the pending backlog",
+            vec![("days", "query", false, "integer", "1-31, default 7")],
+            false,
+        ),
+        ("GET", "/api/users/me/notification-settings") => (
+            "The caller's notification settings (whether a webhook secret is set, never the secret)",
+            vec![],
+            false,
+        ),
+        ("PUT", "/api/users/me/notification-settings") => (
+            "Change notification settings; a new webhook signing secret is shown once",
             vec![],
             true,
         ),

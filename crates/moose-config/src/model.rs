@@ -29,6 +29,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// The chat assistant's model and knowledge base.
     pub assistant: AssistantConfig,
+    /// `notify-user`: channels and links.
+    pub notify: NotifyConfig,
 }
 
 /// The HTTP server.
@@ -128,12 +130,64 @@ impl Default for LogConfig {
 pub struct JobsConfig {
     /// How often the store watchdog checks the store, in seconds.
     pub store_check_interval_secs: u64,
+    /// Seconds between `device-status-polling` passes.
+    pub status_interval_secs: u64,
+    /// Seconds between `notify-user` dispatch rounds.
+    pub notify_interval_secs: u64,
+    /// Seconds a dispatcher holds a notification it is delivering.
+    pub notify_lease_secs: u64,
 }
 
 impl Default for JobsConfig {
     fn default() -> Self {
         Self {
             store_check_interval_secs: 60,
+            status_interval_secs: 300,
+            notify_interval_secs: 30,
+            notify_lease_secs: 120,
+        }
+    }
+}
+
+/// `notify-user`: channels and links.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// Base URL for links in messages.
+    pub public_url: Option<String>,
+    /// SMTP server; e-mail is off when unset.
+    pub smtp_host: Option<String>,
+    /// SMTP port.
+    pub smtp_port: u64,
+    /// `starttls`, `tls` or `none`.
+    pub smtp_tls: String,
+    /// SMTP user.
+    pub smtp_username: Option<String>,
+    /// SMTP password.
+    pub smtp_password: Option<Secret>,
+    /// Sender address.
+    pub smtp_from: String,
+    /// The operations SNS topic (also enables SMS through SNS).
+    pub sns_topic_arn: Option<String>,
+    /// SNS endpoint override.
+    pub aws_endpoint: Option<String>,
+    /// Allow webhooks to private addresses.
+    pub allow_private_webhooks: bool,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            public_url: None,
+            smtp_host: None,
+            smtp_port: 587,
+            smtp_tls: "starttls".into(),
+            smtp_username: None,
+            smtp_password: None,
+            smtp_from: "Moose <alerts@moose.invalid>".into(),
+            sns_topic_arn: None,
+            aws_endpoint: None,
+            allow_private_webhooks: false,
         }
     }
 }

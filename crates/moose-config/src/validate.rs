@@ -17,7 +17,26 @@ pub(crate) fn check(config: &Config, origin: impl Fn(&str) -> String) -> Vec<Pro
         });
     };
 
-    let ranges: [(&str, u64, u64, u64); 10] = [
+    let ranges: [(&str, u64, u64, u64); 14] = [
+        (
+            "jobs.notify_lease_secs",
+            config.jobs.notify_lease_secs,
+            5,
+            3600,
+        ),
+        (
+            "jobs.status_interval_secs",
+            config.jobs.status_interval_secs,
+            30,
+            86_400,
+        ),
+        (
+            "jobs.notify_interval_secs",
+            config.jobs.notify_interval_secs,
+            1,
+            3600,
+        ),
+        ("notify.smtp_port", config.notify.smtp_port, 1, 65_535),
         ("poll.interval_secs", config.poll.interval_secs, 30, 86_400),
         ("poll.concurrency", config.poll.concurrency, 1, 64),
         (
@@ -101,6 +120,38 @@ pub(crate) fn check(config: &Config, origin: impl Fn(&str) -> String) -> Vec<Pro
     }
     if let Err(e) = config.log.filter.parse::<LogFilterShape>() {
         fail("log.filter", e);
+    }
+
+    let notify = &config.notify;
+    if !["starttls", "tls", "none"].contains(&notify.smtp_tls.as_str()) {
+        fail(
+            "notify.smtp_tls",
+            format!("{:?} is not one of starttls, tls, none", notify.smtp_tls),
+        );
+    }
+    for (path, url) in [
+        ("notify.public_url", &notify.public_url),
+        ("notify.aws_endpoint", &notify.aws_endpoint),
+    ] {
+        if let Some(url) = url
+            && let Err(e) = check_url(url)
+        {
+            fail(path, e);
+        }
+    }
+    if let Some(arn) = &notify.sns_topic_arn
+        && !arn.starts_with("arn:")
+    {
+        fail(
+            "notify.sns_topic_arn",
+            format!("{arn:?} is not an ARN (arn:aws:sns:<region>:<account>:<topic>)"),
+        );
+    }
+    if notify.smtp_username.is_some() != notify.smtp_password.is_some() {
+        fail(
+            "notify.smtp_password",
+            "the SMTP user name and password come in pairs: set both or neither".into(),
+        );
     }
 
     if let Err(e) = check_url(&config.solarweb.base_url) {

@@ -298,9 +298,12 @@ pub(crate) async fn evaluate(
     let now = obs.now;
     let meta = &obs.meta;
     let mut open: BTreeMap<IncidentKind, Incident> = BTreeMap::new();
+    // Versions of the incidents as read: their writes are conditional on them.
+    let mut versions: BTreeMap<String, u64> = BTreeMap::new();
     for (kind, id) in &status.open {
-        if let Some(incident) = job.incidents.incident(id).await? {
-            open.insert(*kind, incident);
+        if let Some(read) = job.incidents.incident_versioned(id).await? {
+            versions.insert(id.clone(), read.version);
+            open.insert(*kind, read.value);
         }
     }
     let mut changes: Vec<Change> = Vec::new();
@@ -379,6 +382,7 @@ pub(crate) async fn evaluate(
                 event: ChangeEvent::Opened,
                 incident: open[&IncidentKind::NoData].clone(),
                 held: false,
+                version: 0,
             });
         }
         Transition::Resolve => {
@@ -395,6 +399,7 @@ pub(crate) async fn evaluate(
                     event: ChangeEvent::Resolved,
                     incident,
                     held: false,
+                    version: 0,
                 });
             }
         }
@@ -452,6 +457,7 @@ pub(crate) async fn evaluate(
                     event: ChangeEvent::Opened,
                     incident: incident.clone(),
                     held: false,
+                    version: 0,
                 });
                 open.insert(IncidentKind::DeviceError, incident);
             }
@@ -472,6 +478,7 @@ pub(crate) async fn evaluate(
                 event: ChangeEvent::Resolved,
                 incident,
                 held: false,
+                version: 0,
             });
         }
     }
@@ -527,6 +534,7 @@ pub(crate) async fn evaluate(
                 event: ChangeEvent::Opened,
                 incident: incident.clone(),
                 held: false,
+                version: 0,
             });
             open.insert(IncidentKind::ZeroProduction, incident);
         }
@@ -542,6 +550,7 @@ pub(crate) async fn evaluate(
                     event: ChangeEvent::Resolved,
                     incident,
                     held: false,
+                    version: 0,
                 });
             }
         }
@@ -610,6 +619,7 @@ pub(crate) async fn evaluate(
                     event: ChangeEvent::Opened,
                     incident: incident.clone(),
                     held: false,
+                    version: 0,
                 });
                 open.insert(IncidentKind::Underperformance, incident);
             }
@@ -621,6 +631,7 @@ pub(crate) async fn evaluate(
                         event: ChangeEvent::Resolved,
                         incident,
                         held: false,
+                        version: 0,
                     });
                 }
             }
@@ -648,12 +659,14 @@ pub(crate) async fn evaluate(
                 event: ChangeEvent::Updated,
                 incident: incident.clone(),
                 held: false,
+                version: 0,
             });
         }
     }
     let held = status.notifications_held(now);
     for c in &mut changes {
         c.held |= held;
+        c.version = versions.get(&c.incident.id).copied().unwrap_or(0);
     }
     status.open = open.iter().map(|(k, i)| (*k, i.id.clone())).collect();
     let state = overall_state(&status, maintenance, obs);

@@ -43,6 +43,8 @@ pub struct Change {
     pub incident: Incident,
     /// Notifications are held (snooze or maintenance) for the system.
     pub held: bool,
+    /// Version of the incident item as read (0: a new incident).
+    pub version: u64,
 }
 
 /// Turns incident changes into notification records, written in the same transaction as the
@@ -110,7 +112,7 @@ impl StatusJob {
         summary: &mut StatusSummary,
     ) -> Result<(), StoreError> {
         for change in changes {
-            ops.push(IncidentRepo::incident_op(&change.incident)?);
+            ops.push(IncidentRepo::incident_op(&change.incident, change.version)?);
             ops.extend(self.planner.plan(change).await?);
         }
         self.incidents.commit(ops).await?;
@@ -163,18 +165,21 @@ impl StatusJob {
                     event: ChangeEvent::Opened,
                     incident,
                     held: false,
+                    version: 0,
                 });
             }
             Transition::Resolve => {
                 if let Some(id) = platform.open.take()
-                    && let Some(mut incident) = self.incidents.incident(&id).await?
+                    && let Some(read) = self.incidents.incident_versioned(&id).await?
                 {
+                    let mut incident = read.value;
                     incident.resolved_at = Some(now);
                     incident.resolution = Some(crate::model::Resolution::Recovered);
                     changes.push(Change {
                         event: ChangeEvent::Resolved,
                         incident,
                         held: false,
+                        version: read.version,
                     });
                 }
             }

@@ -175,24 +175,34 @@ impl IncidentRepo {
 
     /// One incident by id.
     pub async fn incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {
+        Ok(self.incident_versioned(id).await?.map(|v| v.value))
+    }
+
+    /// One incident by id, with the version its next write must match.
+    pub async fn incident_versioned(
+        &self,
+        id: &str,
+    ) -> Result<Option<Versioned<Incident>>, StoreError> {
         let Some(key) = Self::incident_key(id) else {
             return Ok(None);
         };
-        Ok(self.get_versioned(&key).await?.map(|v| v.value))
+        self.get_versioned(&key).await
     }
 
-    /// The put of an incident (its history entry, on the fleet timeline).
-    pub fn incident_op(incident: &Incident) -> Result<TxOp, StoreError> {
+    /// The put of an incident read at `version` (0: new), on its system's history and the
+    /// fleet timeline. Conditional, so the engine never overwrites an acknowledgement made
+    /// since it read the incident, nor an acknowledgement a change the engine made.
+    pub fn incident_op(incident: &Incident, version: u64) -> Result<TxOp, StoreError> {
         let key = Self::incident_key(&incident.id)
             .ok_or_else(|| StoreError::Other(format!("bad incident id {}", incident.id).into()))?;
-        let item = Item::new(key, attrs_of(incident)?).with_gsi1(
+        let TxOp::Put { item, condition } = versioned_put(key, incident, version)? else {
+            return Err(StoreError::Other("versioned_put makes a put".into()));
+        };
+        let item = item.with_gsi1(
             INCIDENTS_GSI1,
             format!("{}#{}", format_utc(incident.opened_at), incident.id),
         );
-        Ok(TxOp::Put {
-            item,
-            condition: Condition::None,
-        })
+        Ok(TxOp::Put { item, condition })
     }
 
     /// The conditional put of a system's status read at `version`.

@@ -38,6 +38,25 @@ pub(crate) fn http_request(payload: Value) -> anyhow::Result<LambdaRequest> {
         .map_err(|e| anyhow::anyhow!("this function expects an API Gateway proxy event (REST or HTTP API), or {{\"httpMethod\",\"path\"}}: {e}"))
 }
 
+/// What kind of event woke a background function, for its log line.
+pub(crate) fn trigger_of(payload: &Value) -> &'static str {
+    let first_source = payload
+        .get("Records")
+        .and_then(Value::as_array)
+        .and_then(|r| r.first())
+        .and_then(|r| r.get("EventSource").or_else(|| r.get("eventSource")))
+        .and_then(Value::as_str);
+    match first_source {
+        Some("aws:sns") => "sns",
+        Some("aws:sqs") => "sqs",
+        Some(_) => "records",
+        None if payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event") => {
+            "schedule"
+        }
+        None => "direct",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +75,22 @@ mod tests {
             LambdaRequest::ApiGatewayV2(_)
         ));
         assert!(http_request(json!({"hello": "world"})).is_err());
+    }
+
+    #[test]
+    fn triggers_are_told_apart() {
+        assert_eq!(
+            trigger_of(&json!({"Records": [{"EventSource": "aws:sns", "Sns": {}}]})),
+            "sns"
+        );
+        assert_eq!(
+            trigger_of(&json!({"Records": [{"eventSource": "aws:sqs", "body": "{}"}]})),
+            "sqs"
+        );
+        assert_eq!(
+            trigger_of(&json!({"detail-type": "Scheduled Event", "source": "aws.events"})),
+            "schedule"
+        );
+        assert_eq!(trigger_of(&json!({})), "direct");
     }
 }

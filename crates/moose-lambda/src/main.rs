@@ -5,7 +5,9 @@
 //! `chat-service`) serve the same axum router as `moose serve`, for API Gateway REST (v1) and HTTP
 //! API (v2) proxy events — and for the old system's bare health payload
 //! `{"httpMethod":"GET","path":"/health"}`, which `lambda_http` alone would reject.
-//! `solar-data-polling` runs one poll pass per invocation (EventBridge schedule or direct).
+//! `solar-data-polling` and `device-status-polling` run one pass per invocation (EventBridge
+//! schedule or direct); `notify-user` delivers the outbox on any event (schedule, SNS, SQS,
+//! direct invocation).
 //! Clients and the store are built once per cold start. Logs are JSON (CloudWatch).
 
 mod events;
@@ -60,6 +62,9 @@ struct Function {
     role: Role,
     router: axum::Router,
     store: Arc<dyn Store>,
+    auth: moose_auth::AuthService,
+    /// Built once per cold start, for `notify-user` only (SMTP and SNS clients).
+    dispatcher: Option<moose_notify::Dispatcher>,
     config: moose_config::Config,
 }
 
@@ -111,12 +116,21 @@ async fn build() -> anyhow::Result<Function> {
         request_timeout: std::time::Duration::from_secs(config.http.request_timeout_secs),
         body_limit: usize::try_from(config.http.body_limit_bytes).unwrap_or(usize::MAX),
     };
-    let router = moose_api::router(AppState::new(Arc::clone(&store), auth), limits);
+    let state = AppState::new(Arc::clone(&store), auth);
+    let auth = state.auth.clone();
+    let router = moose_api::router(state, limits);
+    let dispatcher = if role == Role::NotifyUser {
+        Some(moose_notify::setup::dispatcher(&config, &store, &auth).await?)
+    } else {
+        None
+    };
     tracing::info!(function = %name, role = ?role, backend = store.backend(), "Moose Lambda function ready");
     Ok(Function {
         role,
         router,
         store,
+        auth,
+        dispatcher,
         config,
     })
 }
@@ -148,6 +162,39 @@ async fn handle(f: &Function, event: LambdaEvent<Value>) -> anyhow::Result<Value
             .await?;
             tracing::info!(request_id = %context.request_id, records = summary.records_written, "solar-data-polling pass finished");
             Ok(serde_json::to_value(summary)?)
+        }
+        Role::DeviceStatusPolling => {
+            let client = solarweb_client(&f.config)?;
+            let job = moose_notify::setup::status_job(&f.config, &f.store, client, &f.auth);
+            let cancel = tokio_util::sync::CancellationToken::new();
+            let summary =
+                moose_incidents::status_pass(&job, jiff::Timestamp::now(), &cancel).await?;
+            tracing::info!(request_id = %context.request_id, opened = ?summary.opened, resolved = ?summary.resolved, "device-status-polling pass finished");
+            Ok(serde_json::to_value(summary)?)
+        }
+        Role::NotifyUser => {
+            // Whatever woke it (schedule, SNS, SQS, direct invoke), the outbox is the work: the
+            // event's records are only logged. Returning normally acknowledges SQS messages.
+            let trigger = events::trigger_of(&payload);
+            let dispatcher = f
+                .dispatcher
+                .as_ref()
+                .ok_or_else(|| anyhow::anyhow!("the notification channels are not set up"))?;
+            let mut total = moose_notify::DispatchSummary::default();
+            loop {
+                let s = dispatcher.dispatch_due(jiff::Timestamp::now()).await?;
+                total.due += s.due;
+                total.sent += s.sent;
+                total.retried += s.retried;
+                total.failed += s.failed;
+                total.cancelled += s.cancelled;
+                total.skipped += s.skipped;
+                if s.due == 0 || s.due == s.skipped {
+                    break;
+                }
+            }
+            tracing::info!(request_id = %context.request_id, trigger, sent = total.sent, failed = total.failed, "notify-user round finished");
+            Ok(serde_json::to_value(total)?)
         }
         other => anyhow::bail!("the {other:?} function is not available in this version of Moose"),
     }

@@ -11,10 +11,19 @@
 //! resend after an ambiguous failure can be recognised by the receiver.
 
 pub mod channels;
+pub mod dispatch;
 pub mod message;
+pub mod model;
+pub mod planner;
+pub mod repo;
+pub mod setup;
 
 pub use channels::DeliveryError;
 pub use channels::email::{EmailSender, SmtpSettings, SmtpTls};
 pub use channels::sns::{SnsSender, SnsSettings};
 pub use channels::webhook::{WebhookSender, WebhookSettings};
+pub use dispatch::{DispatchSettings, DispatchSummary, Dispatcher, Senders};
 pub use message::OutgoingMessage;
+pub use model::{EscalationPolicy, FeedEntry, Notification, NotifyEvent, NotifyPrefs, QuietHours};
+pub use planner::OutboxPlanner;
+pub use repo::NotifyRepo;

@@ -39,6 +39,13 @@ pub(crate) enum Command {
     Poll(crate::poll_cmd::PollArgs),
     /// Import history from Solar.web, day by day (resumable).
     Backfill(crate::poll_cmd::BackfillArgs),
+    /// Run one device-status-polling pass now (statuses and incidents) and print its summary.
+    Status(crate::alerts_cmd::StatusArgs),
+    /// Deliver notifications (notify-user) or print the delivery report.
+    Notify {
+        #[command(subcommand)]
+        command: crate::alerts_cmd::NotifyCommand,
+    },
     /// Manage local user accounts.
     Users {
         #[command(subcommand)]

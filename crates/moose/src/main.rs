@@ -3,6 +3,7 @@
 //! Kept thin: parse the command line, run the command, turn failures into one clear line on
 //! stderr and an exit code (0 success, 1 failure at run time, 2 invalid configuration or usage).
 
+mod alerts_cmd;
 mod cli;
 mod config_cmd;
 mod datasource;
@@ -35,6 +36,8 @@ fn main() -> ExitCode {
         }
         cli::Command::Backfill(args) => poll_cmd::backfill(&cli, args),
         cli::Command::Users { command } => users_cmd::run(&cli, command),
+        cli::Command::Status(args) => alerts_cmd::status(&cli, args),
+        cli::Command::Notify { command } => alerts_cmd::notify(&cli, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -134,7 +134,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         }
         client
     };
-    let app = moose_api::router(state, limits);
+    let app = moose_api::router(state.clone(), limits);
     let mut server = tokio::spawn(moose_api::serve(
         listener,
         app,
@@ -142,7 +142,27 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     ));
     let mut job_set = JoinSet::new();
     jobs::spawn_all(&mut job_set, &config, &store, &shutdown);
+    let dispatcher = moose_notify::setup::dispatcher(&config, &store, &state.auth)
+        .await
+        .context("cannot set up the notification channels")?;
+    let every = Duration::from_secs(config.jobs.notify_interval_secs);
+    let token = shutdown.clone();
+    job_set.spawn(async move {
+        moose_notify::dispatch::run_schedule(dispatcher, every, token).await;
+        ("notify-user", Ok(()))
+    });
     if let Some(client) = source {
+        let job = moose_notify::setup::status_job(&config, &store, client.clone(), &state.auth);
+        let every = Duration::from_secs(if demo {
+            60
+        } else {
+            config.jobs.status_interval_secs
+        });
+        let token = shutdown.clone();
+        job_set.spawn(async move {
+            moose_incidents::run_schedule(job, every, token).await;
+            ("device-status-polling", Ok(()))
+        });
         let (repo, settings, every, token) = (
             moose_solardata::SolarRepo::new(Arc::clone(&store)),
             datasource::poll_settings(&config),

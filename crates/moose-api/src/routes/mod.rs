@@ -3,6 +3,9 @@
 
 pub(crate) mod auth;
 pub(crate) mod chat;
+pub(crate) mod incidents;
+pub(crate) mod notifications;
+pub(crate) mod status;
 pub(crate) mod systems;
 pub(crate) mod users;
 

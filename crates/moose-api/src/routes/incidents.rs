@@ -1,0 +1,329 @@
+//! `device-status-polling`, read side: the incident timeline, one incident, acknowledging it.
+//!
+//! Incidents are visible to whoever may see their system; platform incidents (no system, e.g.
+//! an upstream outage) are visible to every signed-in caller. An incident the caller may not see
+//! is answered exactly like a missing one, so ids do not leak which systems exist.
+
+use std::collections::BTreeSet;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use jiff::Timestamp;
+use moose_auth::{OrgRole, Principal, SystemRole, policy};
+use moose_domain::SystemId;
+use moose_incidents::model::Evidence;
+use moose_incidents::{Incident, IncidentFilter, IncidentKind, IncidentRepo};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{Caller, ClientIp};
+use crate::{ApiError, ApiJson, ApiQuery, ApiResult, AppState};
+
+/// The one answer for a missing, malformed or invisible incident id.
+fn no_such_incident() -> ApiError {
+    ApiError::NotFound("no such incident".into())
+}
+
+pub(crate) fn repo(state: &AppState) -> IncidentRepo {
+    IncidentRepo::new(state.store.clone())
+}
+
+/// Serialises a value for a response; a failure is a bug, not the caller's fault.
+pub(crate) fn to_json(value: &impl Serialize) -> ApiResult<Value> {
+    serde_json::to_value(value).map_err(|e| ApiError::Internal(Box::new(e)))
+}
+
+/// An incident in a listing: everything but the evidence, which only the detail route carries
+/// (up to 24 entries each would dominate a page of 500).
+fn listed(incident: &Incident) -> ApiResult<Value> {
+    let mut v = to_json(incident)?;
+    if let Some(map) = v.as_object_mut() {
+        map.remove("evidence");
+    }
+    Ok(v)
+}
+
+/// The systems whose incidents the caller sees; `None`: all of them.
+async fn visible_systems(
+    state: &AppState,
+    caller: &Principal,
+) -> ApiResult<Option<BTreeSet<SystemId>>> {
+    Ok(state
+        .auth
+        .visible_systems(caller)
+        .await?
+        .map(|ms| ms.into_iter().map(|m| m.system).collect()))
+}
+
+fn parse_instant(name: &str, raw: &str) -> ApiResult<Timestamp> {
+    raw.parse().map_err(|_| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!("{name}: {raw:?} is not an RFC 3339 instant such as 2026-06-01T10:00:00Z"),
+        )
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    system: Option<String>,
+    kind: Option<String>,
+    state: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    #[serde(default = "default_limit")]
+    limit: u32,
+    before: Option<String>,
+}
+
+fn default_limit() -> u32 {
+    100
+}
+
+/// Validates the query into a filter, checking that a named system is one the caller may see.
+async fn filter_of(
+    state: &AppState,
+    caller: &Principal,
+    q: &ListQuery,
+) -> ApiResult<IncidentFilter> {
+    let kind = q
+        .kind
+        .as_deref()
+        .map(|raw| {
+            IncidentKind::parse(raw).ok_or_else(|| {
+                let all: Vec<&str> = IncidentKind::ALL.iter().map(|k| k.as_str()).collect();
+                ApiError::bad_request(
+                    "invalid_query",
+                    format!("kind: {raw:?} is not one of {}", all.join(", ")),
+                )
+            })
+        })
+        .transpose()?;
+    let open = match q.state.as_deref() {
+        None => None,
+        Some("open") => Some(true),
+        Some("resolved") => Some(false),
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("state: {other:?} is not open or resolved"),
+            ));
+        }
+    };
+    let from = q
+        .from
+        .as_deref()
+        .map(|r| parse_instant("from", r))
+        .transpose()?;
+    let to =
+        q.to.as_deref()
+            .map(|r| parse_instant("to", r))
+            .transpose()?;
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "from: must not be after to",
+        ));
+    }
+    let system = match q.system.as_deref() {
+        None => None,
+        Some(raw) => {
+            // Same answer as the `{system}` routes: missing and invisible look alike.
+            let hidden = || ApiError::NotFound("no such system".into());
+            let id = SystemId::parse(raw).map_err(|_| hidden())?;
+            let readable = if policy::sees_all_systems(caller) {
+                state.auth.system_exists(&id).await?
+            } else {
+                state.auth.membership(&caller.user.id, &id).await?.is_some()
+            };
+            if !readable {
+                return Err(hidden());
+            }
+            Some(id)
+        }
+    };
+    Ok(IncidentFilter {
+        system,
+        kind,
+        open,
+        from,
+        to,
+    })
+}
+
+/// The incidents the caller may see, newest first, a page at a time.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    if !(1..=500).contains(&q.limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "limit: must be between 1 and 500",
+        ));
+    }
+    if let Some(b) = &q.before
+        && Incident::parse_id(b).is_none()
+    {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "before: not an incident id (use `next` of the previous page)",
+        ));
+    }
+    let filter = filter_of(&state, &caller, &q).await?;
+    let visible = visible_systems(&state, &caller).await?;
+    let sees = |i: &Incident| match (&visible, &i.system) {
+        (None, _) | (_, None) => true,
+        (Some(set), Some(s)) => set.contains(s),
+    };
+    let limit = q.limit as usize;
+    let found = repo(&state)
+        .list(&filter, &sees, limit, q.before.as_deref())
+        .await?;
+    // A full page may have more behind it; a short one is the end.
+    let next = (found.len() == limit)
+        .then(|| found.last().map(|i| i.id.clone()))
+        .flatten();
+    let incidents = found.iter().map(listed).collect::<ApiResult<Vec<_>>>()?;
+    Ok(Json(json!({"incidents": incidents, "next": next})))
+}
+
+/// An incident the caller may see, with the caller's role on its system (if it has one).
+async fn visible_incident(
+    state: &AppState,
+    caller: &Principal,
+    raw: &str,
+) -> ApiResult<(Incident, Option<SystemRole>, u64)> {
+    if Incident::parse_id(raw).is_none() {
+        return Err(no_such_incident());
+    }
+    let read = repo(state)
+        .incident_versioned(raw)
+        .await?
+        .ok_or_else(no_such_incident)?;
+    let (incident, version) = (read.value, read.version);
+    let membership = match &incident.system {
+        Some(s) => state.auth.membership(&caller.user.id, s).await?,
+        None => None,
+    };
+    let visible =
+        incident.system.is_none() || membership.is_some() || policy::sees_all_systems(caller);
+    if !visible {
+        return Err(no_such_incident());
+    }
+    Ok((incident, membership, version))
+}
+
+/// One incident with its evidence.
+pub(crate) async fn detail(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(incident): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let (incident, _, _) = visible_incident(&state, &caller, &incident).await?;
+    Ok(Json(to_json(&incident)?))
+}
+
+/// Who may acknowledge: whoever services the system. Viewers see incidents but acknowledging
+/// stops reminders and escalation for everyone, so it is reserved to people who act on them.
+fn may_acknowledge(
+    caller: &Principal,
+    incident: &Incident,
+    membership: Option<SystemRole>,
+) -> ApiResult<()> {
+    let allowed = policy::sees_all_systems(caller)
+        || match incident.system {
+            Some(_) => matches!(
+                membership,
+                Some(SystemRole::Owner | SystemRole::Installer | SystemRole::Technician)
+            ),
+            None => caller.user.role >= OrgRole::Technician,
+        };
+    if allowed {
+        Ok(())
+    } else if incident.system.is_some() {
+        Err(ApiError::Forbidden(
+            "only the system's owners, installers and technicians, and fleet managers, acknowledge its incidents".into(),
+        ))
+    } else {
+        Err(ApiError::Forbidden(
+            "only technicians and fleet managers acknowledge platform incidents".into(),
+        ))
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AckBody {
+    #[serde(default)]
+    note: Option<String>,
+}
+
+/// Longest acknowledgement note, in characters.
+const MAX_NOTE: usize = 500;
+
+/// Acknowledges an incident: stops its reminders and escalation. Idempotent: a second
+/// acknowledgement keeps the first one (who and when) and changes nothing.
+pub(crate) async fn acknowledge(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ClientIp(ip): ClientIp,
+    Path(incident): Path<String>,
+    body: Option<ApiJson<AckBody>>,
+) -> ApiResult<Json<Value>> {
+    let body = body.map(|ApiJson(b)| b).unwrap_or_default();
+    let note = body
+        .note
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    if note.is_some_and(|n| n.chars().count() > MAX_NOTE) {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            format!("note: at most {MAX_NOTE} characters"),
+        ));
+    }
+    let (mut incident, membership, version) = visible_incident(&state, &caller, &incident).await?;
+    may_acknowledge(&caller, &incident, membership)?;
+    if incident.acked_by.is_some() {
+        return Ok(Json(to_json(&incident)?));
+    }
+    let now = Timestamp::now();
+    incident.acked_by = Some(caller.user.id.clone());
+    incident.acked_at = Some(now);
+    let who = &caller.user.email;
+    incident.add_evidence(Evidence {
+        at: now,
+        note: match note {
+            Some(n) => format!("acknowledged by {who}: {n}"),
+            None => format!("acknowledged by {who}"),
+        },
+        data: json!({"acked_by": caller.user.id}),
+    });
+    // Conditional on the version read: if device-status-polling changed the incident
+    // meanwhile, the caller is told to retry rather than one write silently undoing the other.
+    let repo = repo(&state);
+    repo.commit(vec![IncidentRepo::incident_op(&incident, version)?])
+        .await
+        .map_err(|e| match e {
+            moose_store::StoreError::Conflict { .. } => ApiError::Conflict(
+                "the incident changed while it was being acknowledged; try again".into(),
+            ),
+            other => other.into(),
+        })?;
+    state
+        .auth
+        .log(
+            &caller.user.id,
+            "incident_acknowledged",
+            None,
+            ip.as_deref(),
+            json!({"incident": incident.id, "system": incident.system}),
+        )
+        .await;
+    Ok(Json(to_json(&incident)?))
+}

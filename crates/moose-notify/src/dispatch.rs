@@ -1,0 +1,593 @@
+//! `notify-user`: delivers the outbox.
+//!
+//! At least once, with an idempotency key: a dispatcher claims a due record by moving its due
+//! time to the end of a lease (a conditional write, so two dispatchers never hold the same
+//! record), delivers each channel not yet delivered, and records each channel's outcome as soon
+//! as it has it. A dispatcher killed between a send and its record leaves the record to come
+//! back when the lease ends; it is then sent again **with the same idempotency key**
+//! (`X-Moose-Idempotency-Key`, `Message-ID`, SNS deduplication id), so the receiver sees each
+//! notification once. Transient failures are retried with exponential backoff; permanent ones
+//! and too many attempts end as `failed`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use moose_auth::AuthService;
+use moose_incidents::IncidentRepo;
+use moose_store::StoreError;
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::channels::DeliveryError;
+use crate::message::OutgoingMessage;
+use crate::model::{ChannelDelivery, ChannelKind, DeliveryState, Notification, NotifyEvent};
+use crate::repo::NotifyRepo;
+use crate::{EmailSender, SnsSender, WebhookSender};
+
+/// The configured channels.
+#[derive(Debug, Default)]
+pub struct Senders {
+    /// SMTP, if configured.
+    pub email: Option<EmailSender>,
+    /// Webhooks (always available).
+    pub webhook: Option<WebhookSender>,
+    /// SNS (SMS and the operations topic), if configured.
+    pub sns: Option<SnsSender>,
+    /// The operations topic.
+    pub ops_topic_arn: Option<String>,
+}
+
+/// Dispatcher settings.
+#[derive(Debug, Clone, Copy)]
+pub struct DispatchSettings {
+    /// How long a claimed record is held before another dispatcher may take it over.
+    pub lease: SignedDuration,
+    /// Attempts before a notification fails for good.
+    pub max_attempts: u32,
+    /// First retry delay; doubles each attempt, capped at one hour.
+    pub base_backoff: SignedDuration,
+    /// Records read per round.
+    pub batch: u32,
+}
+
+impl Default for DispatchSettings {
+    fn default() -> Self {
+        Self {
+            lease: SignedDuration::from_secs(120),
+            max_attempts: 8,
+            base_backoff: SignedDuration::from_secs(30),
+            batch: 50,
+        }
+    }
+}
+
+/// What one round did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DispatchSummary {
+    /// Records looked at.
+    pub due: usize,
+    /// Channel deliveries that succeeded.
+    pub sent: usize,
+    /// Transient failures (retried later).
+    pub retried: usize,
+    /// Notifications that failed for good.
+    pub failed: usize,
+    /// Notifications cancelled (acknowledged, resolved, held, below threshold, no channel).
+    pub cancelled: usize,
+    /// Records another dispatcher holds.
+    pub skipped: usize,
+}
+
+/// Delivers due notifications.
+#[derive(Debug)]
+pub struct Dispatcher {
+    /// Notifications.
+    pub repo: NotifyRepo,
+    /// Incidents (acknowledged? resolved?).
+    pub incidents: IncidentRepo,
+    /// Users (contacts, time zone, disabled).
+    pub auth: AuthService,
+    /// Channels.
+    pub senders: Senders,
+    /// Settings.
+    pub settings: DispatchSettings,
+}
+
+enum Verdict {
+    Send,
+    Cancel(String),
+    Later(Timestamp),
+    /// Hold for the daily digest at this time.
+    Digest(Timestamp),
+}
+
+impl Dispatcher {
+    /// One round: every notification due at `now` (up to the batch size).
+    pub async fn dispatch_due(&self, now: Timestamp) -> Result<DispatchSummary, StoreError> {
+        let mut summary = DispatchSummary::default();
+        let mut digests: BTreeMap<moose_domain::UserId, Vec<(Notification, u64)>> = BTreeMap::new();
+        for (n, version) in self.repo.due(now, self.settings.batch).await? {
+            summary.due += 1;
+            if n.in_digest
+                && let Some(user) = n.user.clone()
+            {
+                digests.entry(user).or_default().push((n, version));
+                continue;
+            }
+            if let Err(e) = self.deliver(n, version, now, &mut summary).await {
+                match e {
+                    StoreError::Conflict { .. } => summary.skipped += 1,
+                    other => return Err(other),
+                }
+            }
+        }
+        for (_, group) in digests {
+            match self.deliver_digest(group, now, &mut summary).await {
+                Ok(()) | Err(StoreError::Conflict { .. }) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(summary)
+    }
+
+    /// One message for all of a user's digest notifications that are due, delivered like a
+    /// single notification; each member then records the outcome.
+    async fn deliver_digest(
+        &self,
+        group: Vec<(Notification, u64)>,
+        now: Timestamp,
+        summary: &mut DispatchSummary,
+    ) -> Result<(), StoreError> {
+        let mut members = Vec::new();
+        for (mut n, version) in group {
+            n.due_at = now + self.settings.lease;
+            n.attempts += 1;
+            let version = match self.repo.save(&n, version).await {
+                Ok(v) => v,
+                Err(StoreError::Conflict { .. }) => {
+                    summary.skipped += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            match self.check(&n, now).await? {
+                Verdict::Cancel(why) => {
+                    Self::finish(&mut n, DeliveryState::Cancelled, Some(why), now);
+                    summary.cancelled += 1;
+                    self.repo.save(&n, version).await?;
+                }
+                Verdict::Later(at) | Verdict::Digest(at) => {
+                    n.due_at = at;
+                    n.attempts -= 1;
+                    self.repo.save(&n, version).await?;
+                }
+                Verdict::Send => members.push((n, version)),
+            }
+        }
+        let Some((first, _)) = members.first() else {
+            return Ok(());
+        };
+        let mut digest = first.clone();
+        let mut ids: Vec<&str> = members.iter().map(|(n, _)| n.id.as_str()).collect();
+        ids.sort_unstable();
+        // The same set of notifications always makes the same key, so a resend is recognised.
+        let hash = ids.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, id| {
+            id.bytes()
+                .fold(h, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+        });
+        let user = first.user.as_ref().map_or("", |u| u.as_str());
+        digest.id = format!("digest.{user}.{hash:016x}");
+        digest.message = crate::message::OutgoingMessage {
+            idempotency_key: digest.id.clone(),
+            event: "digest".into(),
+            severity: members
+                .iter()
+                .map(|(n, _)| n.severity.clone())
+                .max_by_key(|s| severity_rank(s))
+                .unwrap_or_default(),
+            subject: format!("[Moose] Daily digest: {} update(s)", members.len()),
+            text: members
+                .iter()
+                .map(|(n, _)| {
+                    format!(
+                        "- {}\n  {}",
+                        n.message.subject.trim_start_matches("[Moose] "),
+                        n.message.text.lines().next().unwrap_or("")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+            link: first.message.link.clone(),
+            payload: serde_json::json!({"notifications": ids}),
+        };
+        digest.channels = BTreeMap::new();
+        let mut failed = Vec::new();
+        let mut sent = 0;
+        for (kind, target) in self.targets(&digest).await? {
+            match self.send(&digest, kind, &target).await {
+                Ok(()) => {
+                    sent += 1;
+                    summary.sent += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(digest = %digest.id, channel = ?kind, error = %e, "digest delivery failed");
+                    failed.push(e);
+                }
+            }
+        }
+        let retry = sent == 0 && failed.iter().any(DeliveryError::is_transient);
+        for (mut n, version) in members {
+            if retry && n.attempts < self.settings.max_attempts {
+                n.due_at = now + self.backoff(n.attempts, &n.id);
+                summary.retried += 1;
+            } else if sent > 0 {
+                let note = format!("sent in {}", digest.id);
+                Self::finish(&mut n, DeliveryState::Sent, Some(note), now);
+            } else {
+                summary.failed += 1;
+                Self::finish(
+                    &mut n,
+                    DeliveryState::Failed,
+                    Some("no channel delivered the digest".into()),
+                    now,
+                );
+            }
+            self.repo.save(&n, version).await?;
+        }
+        Ok(())
+    }
+
+    async fn check(&self, n: &Notification, now: Timestamp) -> Result<Verdict, StoreError> {
+        let incident = self.incidents.incident(&n.incident).await?;
+        if let Some(i) = &incident {
+            let settled = i.acked_at.is_some() || !i.is_open();
+            if n.unless_acked && settled {
+                return Ok(Verdict::Cancel(
+                    "acknowledged or resolved before it was due".into(),
+                ));
+            }
+            if n.event == NotifyEvent::Opened && !i.is_open() {
+                return Ok(Verdict::Cancel(
+                    "resolved before the message went out".into(),
+                ));
+            }
+        }
+        if !n.requires_sent.is_empty() {
+            let mut pending = false;
+            let mut sent = false;
+            for id in &n.requires_sent {
+                if let Some((r, _)) = self.repo.notification(id).await? {
+                    sent |= r.state == DeliveryState::Sent;
+                    pending |= r.state == DeliveryState::Pending;
+                }
+            }
+            if !sent && pending {
+                return Ok(Verdict::Later(now + SignedDuration::from_mins(1)));
+            }
+            if !sent {
+                return Ok(Verdict::Cancel("the opening message was not sent".into()));
+            }
+        }
+        let Some(user_id) = &n.user else {
+            return Ok(Verdict::Send);
+        };
+        let Ok(user) = self.auth.user(user_id).await else {
+            return Ok(Verdict::Cancel("the user no longer exists".into()));
+        };
+        if user.disabled {
+            return Ok(Verdict::Cancel("the user is disabled".into()));
+        }
+        let prefs = self.repo.prefs(user_id).await?;
+        let min = moose_incidents::Severity::parse(&prefs.min_severity)
+            .unwrap_or(moose_incidents::Severity::Warning);
+        let severity = moose_incidents::Severity::parse(&n.severity)
+            .unwrap_or(moose_incidents::Severity::Warning);
+        if severity < min && n.event != NotifyEvent::Resolved {
+            return Ok(Verdict::Cancel(format!(
+                "below the user's threshold ({})",
+                prefs.min_severity
+            )));
+        }
+        let tz = jiff::tz::TimeZone::get(&user.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+        if prefs.digest && !n.in_digest {
+            let at = crate::model::next_local_hour(now, &tz, prefs.digest_hour).unwrap_or(now);
+            return Ok(Verdict::Digest(at));
+        }
+        if let Some(end) = prefs.quiet_hours.and_then(|q| q.ends_after(now, &tz)) {
+            return Ok(Verdict::Later(end));
+        }
+        Ok(Verdict::Send)
+    }
+
+    /// The channels of a notification's recipient, with where to send.
+    async fn targets(&self, n: &Notification) -> Result<Vec<(ChannelKind, String)>, StoreError> {
+        let Some(user_id) = &n.user else {
+            return Ok(self
+                .senders
+                .ops_topic_arn
+                .clone()
+                .map(|arn| vec![(ChannelKind::SnsTopic, arn)])
+                .unwrap_or_default());
+        };
+        let Ok(user) = self.auth.user(user_id).await else {
+            return Ok(Vec::new());
+        };
+        let prefs = self.repo.prefs(user_id).await?;
+        let mut out = Vec::new();
+        if prefs.email && self.senders.email.is_some() {
+            out.push((
+                ChannelKind::Email,
+                user.contacts.email.clone().unwrap_or(user.email.clone()),
+            ));
+        }
+        if prefs.sms
+            && self.senders.sns.is_some()
+            && let Some(phone) = &user.contacts.phone
+        {
+            out.push((ChannelKind::Sms, phone.clone()));
+        }
+        if prefs.webhook
+            && prefs.webhook_secret.is_some()
+            && let Some(url) = &user.contacts.webhook_url
+        {
+            out.push((ChannelKind::Webhook, url.clone()));
+        }
+        Ok(out)
+    }
+
+    async fn send(
+        &self,
+        n: &Notification,
+        kind: ChannelKind,
+        target: &str,
+    ) -> Result<(), DeliveryError> {
+        let msg: &OutgoingMessage = &n.message;
+        let missing = |what: &str| DeliveryError::Permanent(format!("{what} is not configured"));
+        match kind {
+            ChannelKind::Email => {
+                self.senders
+                    .email
+                    .as_ref()
+                    .ok_or_else(|| missing("SMTP"))?
+                    .send(target, msg)
+                    .await
+            }
+            ChannelKind::Sms => self
+                .senders
+                .sns
+                .as_ref()
+                .ok_or_else(|| missing("SNS"))?
+                .send_sms(target, msg)
+                .await
+                .map(|_| ()),
+            ChannelKind::SnsTopic => self
+                .senders
+                .sns
+                .as_ref()
+                .ok_or_else(|| missing("SNS"))?
+                .publish_to_topic(target, msg)
+                .await
+                .map(|_| ()),
+            ChannelKind::Webhook => {
+                let user = n
+                    .user
+                    .as_ref()
+                    .ok_or_else(|| missing("a webhook recipient"))?;
+                let secret = self
+                    .repo
+                    .prefs(user)
+                    .await
+                    .map_err(|e| DeliveryError::Transient {
+                        reason: e.to_string(),
+                        retry_after: None,
+                    })?
+                    .webhook_secret
+                    .ok_or_else(|| missing("the webhook secret"))?;
+                self.senders
+                    .webhook
+                    .as_ref()
+                    .ok_or_else(|| missing("webhooks"))?
+                    .send(target, &secret, msg)
+                    .await
+            }
+        }
+    }
+
+    fn finish(n: &mut Notification, state: DeliveryState, note: Option<String>, now: Timestamp) {
+        n.state = state;
+        n.note = note;
+        n.finished_at = Some(now);
+    }
+
+    async fn deliver(
+        &self,
+        mut n: Notification,
+        version: u64,
+        now: Timestamp,
+        summary: &mut DispatchSummary,
+    ) -> Result<(), StoreError> {
+        // Claim: the lease is the new due time. A conflict means another dispatcher has it.
+        n.due_at = now + self.settings.lease;
+        n.attempts += 1;
+        let mut version = self.repo.save(&n, version).await?;
+        match self.check(&n, now).await? {
+            Verdict::Cancel(why) => {
+                Self::finish(&mut n, DeliveryState::Cancelled, Some(why), now);
+                summary.cancelled += 1;
+                self.repo.save(&n, version).await?;
+                return Ok(());
+            }
+            Verdict::Later(at) => {
+                n.due_at = at;
+                n.attempts -= 1;
+                self.repo.save(&n, version).await?;
+                return Ok(());
+            }
+            Verdict::Digest(at) => {
+                n.due_at = at;
+                n.attempts -= 1;
+                n.in_digest = true;
+                self.repo.save(&n, version).await?;
+                return Ok(());
+            }
+            Verdict::Send => {}
+        }
+        let targets = self.targets(&n).await?;
+        if targets.is_empty() {
+            Self::finish(
+                &mut n,
+                DeliveryState::Cancelled,
+                Some("no delivery channel configured; shown in the in-app feed".into()),
+                now,
+            );
+            summary.cancelled += 1;
+            self.repo.save(&n, version).await?;
+            return Ok(());
+        }
+        let mut retry_after: Option<Duration> = None;
+        for (kind, target) in targets {
+            let done = n.channels.get(&kind).is_some_and(|c| c.state.is_final());
+            if done {
+                continue;
+            }
+            let result = self.send(&n, kind, &target).await;
+            let entry = n.channels.entry(kind).or_insert(ChannelDelivery {
+                state: DeliveryState::Pending,
+                attempts: 0,
+                last_error: None,
+                delivered_at: None,
+            });
+            entry.attempts += 1;
+            match result {
+                Ok(()) => {
+                    entry.state = DeliveryState::Sent;
+                    entry.delivered_at = Some(Timestamp::now());
+                    entry.last_error = None;
+                    summary.sent += 1;
+                }
+                Err(e) => {
+                    entry.last_error = Some(e.to_string());
+                    if e.is_transient() && n.attempts < self.settings.max_attempts {
+                        if let DeliveryError::Transient {
+                            retry_after: Some(r),
+                            ..
+                        } = &e
+                        {
+                            retry_after = Some(retry_after.map_or(*r, |x| x.max(*r)));
+                        }
+                        summary.retried += 1;
+                    } else {
+                        entry.state = DeliveryState::Failed;
+                    }
+                    tracing::warn!(notification = %n.id, channel = ?kind, error = %e, "delivery failed");
+                }
+            }
+            // Record each channel as soon as it is known, so a crash resends as little as possible.
+            version = self.repo.save(&n, version).await?;
+        }
+        let states: Vec<DeliveryState> = n.channels.values().map(|c| c.state).collect();
+        if states.iter().all(|s| s.is_final()) {
+            let state = if states.contains(&DeliveryState::Sent) {
+                DeliveryState::Sent
+            } else {
+                DeliveryState::Failed
+            };
+            if state == DeliveryState::Failed {
+                summary.failed += 1;
+            }
+            Self::finish(&mut n, state, None, now);
+        } else {
+            let backoff = self.backoff(n.attempts, &n.id);
+            let wait = retry_after
+                .and_then(|r| SignedDuration::try_from(r).ok())
+                .map_or(backoff, |r| r.max(backoff));
+            n.due_at = now + wait;
+        }
+        self.repo.save(&n, version).await?;
+        Ok(())
+    }
+
+    /// Exponential backoff with a deterministic ±20 % jitter per notification, so a burst of
+    /// failures does not retry in lockstep.
+    fn backoff(&self, attempts: u32, id: &str) -> SignedDuration {
+        let base = self.settings.base_backoff.as_secs_f64()
+            * 2f64.powi(attempts.saturating_sub(1).min(16) as i32);
+        let capped = base.min(3600.0);
+        let hash = id
+            .bytes()
+            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+        let jitter = 0.8 + f64::from(hash % 400) / 1000.0;
+        SignedDuration::from_secs_f64(capped * jitter)
+    }
+
+    /// Delivery counts by state for each of the last `days` UTC days, with the delivery rate.
+    pub async fn report(
+        &self,
+        today: jiff::civil::Date,
+        days: u32,
+    ) -> Result<Vec<DayReport>, StoreError> {
+        let mut out = Vec::new();
+        let mut day = today;
+        for _ in 0..days {
+            let counts = self.repo.delivered_on(day).await?;
+            out.push(DayReport {
+                day,
+                rate: crate::repo::delivery_rate(&counts),
+                counts,
+            });
+            match day.yesterday() {
+                Ok(d) => day = d,
+                Err(_) => break,
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn severity_rank(s: &str) -> u8 {
+    match s {
+        "critical" => 2,
+        "warning" => 1,
+        _ => 0,
+    }
+}
+
+/// Delivery figures of one day.
+#[derive(Debug, Clone, Serialize)]
+pub struct DayReport {
+    /// The UTC day.
+    pub day: jiff::civil::Date,
+    /// Final notifications by state.
+    pub counts: BTreeMap<String, usize>,
+    /// sent / (sent + failed).
+    pub rate: Option<f64>,
+}
+
+/// Runs the dispatcher every `every` until `cancel` fires (and drains the due records first
+/// when there are many).
+pub async fn run_schedule(dispatcher: Dispatcher, every: Duration, cancel: CancellationToken) {
+    loop {
+        match dispatcher.dispatch_due(Timestamp::now()).await {
+            Ok(s) if s.due > 0 => {
+                tracing::info!(
+                    due = s.due,
+                    sent = s.sent,
+                    retried = s.retried,
+                    failed = s.failed,
+                    cancelled = s.cancelled,
+                    "notify-user round finished"
+                );
+                if s.due >= dispatcher.settings.batch as usize && !cancel.is_cancelled() {
+                    continue;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "notify-user round failed; retrying next round"),
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+    }
+}
