@@ -312,3 +312,109 @@ async fn a_scheduled_event_makes_solar_data_polling_pull_from_the_simulator_into
     );
     stop(child);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_status_polling_opens_a_platform_incident_and_an_sns_event_makes_notify_user_deliver_it()
+ {
+    use moose_notify::testing::{receive, setup, topic_with_queue, unique, xml_values};
+    let endpoint = std::env::var("MOOSE_TEST_DYNAMODB_ENDPOINT")
+        .expect("MOOSE_TEST_DYNAMODB_ENDPOINT: run ./scripts/test, which starts moto_server");
+    // Solar.web is down for the whole test: every system is unreachable at once.
+    let sim = Arc::new(
+        moose_sim::Simulator::new(moose_sim::SimConfig {
+            systems: 4,
+            seed: 11,
+            scenario: moose_sim::ScenarioSource::Toml(
+                "[[fault]]\nkind = \"api_outage\"\nfrom = \"+0h\"\nto = \"+3h\"\n".into(),
+            ),
+            ..moose_sim::SimConfig::default()
+        })
+        .unwrap(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sim_url = format!("http://{}", listener.local_addr().unwrap());
+    let app = moose_sim::router(Arc::clone(&sim));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let table_name = unique("moose-alerts");
+    let settings = moose_store_dynamodb::DynamoSettings {
+        table: table_name.clone(),
+        endpoint: Some(endpoint.clone()),
+        region: Some("us-east-1".into()),
+    };
+    let table = moose_store_dynamodb::DynamoStore::connect(&settings).await;
+    table.create_table().await.unwrap();
+    let store: Arc<dyn moose_store::Store> = Arc::new(table);
+    // The fleet as an earlier solar-data-polling run left it.
+    let repo = moose_solardata::SolarRepo::new(Arc::clone(&store));
+    for s in &sim.fleet.systems {
+        repo.put_meta(&moose_solardata::SystemMeta {
+            id: moose_domain::SystemId::parse(&s.id).unwrap(),
+            name: s.name.clone(),
+            peak_power_w: Some(s.peak_power_w()),
+            time_zone: s.tz_name.into(),
+            latitude: Some(s.site.latitude_deg),
+            longitude: Some(s.site.longitude_deg),
+            city: None,
+            country: None,
+            installation_date: None,
+            active: true,
+        })
+        .await
+        .unwrap();
+    }
+    let (_, sns) = setup().await;
+    let (topic_arn, queue_url) = topic_with_queue(&sns, false).await;
+    let env = [
+        ("DYNAMODB_TABLE_NAME", table_name.as_str()),
+        ("MOOSE_DYNAMODB_ENDPOINT", endpoint.as_str()),
+        ("MOOSE_SOLARWEB_BASE_URL", sim_url.as_str()),
+        ("SOLAR_WEB_ACCESS_KEY_ID", moose_sim::DEFAULT_ACCESS_KEY_ID),
+        (
+            "SOLAR_WEB_ACCESS_KEY_VALUE",
+            moose_sim::DEFAULT_ACCESS_KEY_VALUE,
+        ),
+        ("MOOSE_SNS_TOPIC_ARN", topic_arn.as_str()),
+        ("MOOSE_AWS_ENDPOINT", endpoint.as_str()),
+    ];
+
+    let harness = Harness::start().await;
+    let status = harness.bootstrap("device-status-polling", &env);
+    let scheduled = json!({"version": "0", "id": "e2", "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
+                           "time": "2026-11-23T12:00:00Z", "region": "us-east-1", "resources": [], "detail": {}});
+    let (kind, first) = harness.invoke(scheduled.clone()).await;
+    assert_eq!(kind, "response", "{first}");
+    assert_eq!(first["unreachable"], 4, "{first}");
+    assert_eq!(
+        first["upstream_hold"], true,
+        "held from the first failing pass: {first}"
+    );
+    let (_, second) = harness.invoke(scheduled).await;
+    assert_eq!(second["opened"]["upstream_outage"], 1, "{second}");
+    assert!(
+        second["opened"].get("no_data").is_none(),
+        "no per-system incidents: {second}"
+    );
+    stop(status);
+
+    let notify = harness.bootstrap("notify-user", &env);
+    let sns_event = json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": format!("{topic_arn}:sub"),
+                            "Sns": {"Type": "Notification", "MessageId": "m1", "TopicArn": topic_arn, "Subject": "wake", "Message": "{}", "Timestamp": "2026-11-23T12:00:00.000Z"}}]});
+    let (kind, round) = harness.invoke(sns_event).await;
+    assert_eq!(kind, "response", "{round}");
+    assert_eq!(
+        round["sent"], 1,
+        "the platform incident, once, to the operations topic: {round}"
+    );
+    let xml = receive(&queue_url).await;
+    let bodies = xml_values(&xml, "Body");
+    assert_eq!(bodies.len(), 1, "{xml}");
+    assert!(
+        bodies[0].contains("systems are not reporting at the same time"),
+        "{}",
+        bodies[0]
+    );
+    // A second wake-up finds nothing due: nothing is sent twice.
+    let (_, again) = harness.invoke(json!({})).await;
+    assert_eq!(again["sent"], 0, "{again}");
+    stop(notify);
+}

@@ -17,6 +17,8 @@ pub mod model;
 pub mod planner;
 pub mod repo;
 pub mod setup;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use channels::DeliveryError;
 pub use channels::email::{EmailSender, SmtpSettings, SmtpTls};
