@@ -2,286 +2,21 @@
 
 use std::collections::BTreeMap;
 
+use jiff::SignedDuration;
 use jiff::civil::Date;
-use jiff::{SignedDuration, Timestamp};
-use moose_solardata::{ExpectedModel, SystemMeta};
-use moose_solarweb::AggrPeriod;
 use moose_store::StoreError;
 use serde_json::json;
 
 use crate::codes::{CodeAction, CodeTable};
+use crate::gap::classify_gap;
 use crate::job::{Change, ChangeEvent, StatusJob, new_incident};
+pub(crate) use crate::judge::{Judgement, judge_days};
 use crate::model::{
     Evidence, Hysteresis, Incident, IncidentKind, Resolution, SystemState, SystemStatus, Transition,
 };
 use crate::observe::Observation;
-use crate::rules::{distance_km, median};
+use crate::rules::median;
 use crate::texts;
-
-/// Yesterday's verdict inputs for one system.
-#[derive(Debug, Clone)]
-pub(crate) struct Judgement {
-    day: Date,
-    yield_kwh_kwp: f64,
-    pi: Option<f64>,
-    peers: Vec<f64>,
-    peer_pis: Vec<f64>,
-}
-
-struct DayYield {
-    system: String,
-    day: Date,
-    yield_kwh_kwp: f64,
-    pi: Option<f64>,
-    position: (f64, f64),
-}
-
-/// Yesterday's yield of a system, if the day is complete enough to judge.
-async fn day_yield(
-    job: &StatusJob,
-    meta: &SystemMeta,
-    model: &ExpectedModel,
-    day: Date,
-) -> Result<Option<DayYield>, StoreError> {
-    let Some((_, energy)) = job
-        .solar
-        .daily(&meta.id, day, day)
-        .await?
-        .into_iter()
-        .next()
-    else {
-        return Ok(None);
-    };
-    let Some(produced) = energy.produced_wh else {
-        return Ok(None);
-    };
-    let start = moose_solardata::query::local_midnight(meta, day);
-    let end = day
-        .tomorrow()
-        .map_or(start, |d| moose_solardata::query::local_midnight(meta, d));
-    // Only days whose daylight is at least 90 % covered by records are judged: a gap is the
-    // no-data rule's business, not a sign of underperformance.
-    let mut daylight_slots = 0u32;
-    let mut t = start;
-    while t < end {
-        daylight_slots += u32::from(model.power_w(t + SignedDuration::from_mins(2)) > 0.0);
-        t += SignedDuration::from_mins(5);
-    }
-    if daylight_slots == 0 || f64::from(energy.records) < 0.9 * f64::from(daylight_slots) {
-        return Ok(None);
-    }
-    let expected = model.energy_wh(start, end);
-    Ok(Some(DayYield {
-        system: meta.id.as_str().to_owned(),
-        day,
-        yield_kwh_kwp: produced / model.peak_power_w,
-        pi: (expected > 0.0).then(|| produced / expected),
-        position: (model.site.latitude_deg, model.site.longitude_deg),
-    }))
-}
-
-/// Yesterday's yields of every system, and for each system still to be judged, its peers'.
-pub(crate) async fn judge_days(
-    job: &StatusJob,
-    entries: &[(SystemStatus, u64, Observation)],
-    now: Timestamp,
-) -> Result<BTreeMap<String, Judgement>, StoreError> {
-    let yesterday =
-        |obs: &Observation| now.to_zoned_datetime(obs.meta.tz()).date().yesterday().ok();
-    // Yields are read only on passes where some system is due: once per site-local day.
-    let any_due = entries.iter().any(|(status, _, obs)| {
-        obs.model.is_some()
-            && obs.sun_up(job.rules.min_sun_elevation_deg)
-            && yesterday(obs).is_some_and(|d| status.judged_day.is_none_or(|j| j < d))
-    });
-    if !any_due {
-        return Ok(BTreeMap::new());
-    }
-    let mut yields = Vec::new();
-    let mut due = Vec::new();
-    for (status, _, obs) in entries {
-        let Some(model) = &obs.model else { continue };
-        // Judge yesterday once the sun is up again: late data is in by then, and an incident
-        // opened in daylight wakes nobody.
-        let Some(day) = yesterday(obs) else { continue };
-        if !obs.sun_up(job.rules.min_sun_elevation_deg) {
-            continue;
-        }
-        if let Some(y) = day_yield(job, &obs.meta, model, day).await? {
-            if status.judged_day.is_none_or(|d| d < day) {
-                due.push(y.system.clone());
-            }
-            yields.push(y);
-        }
-    }
-    let radius = job.rules.peer_radius_km;
-    Ok(due
-        .into_iter()
-        .filter_map(|system| {
-            let me = yields.iter().find(|y| y.system == system)?;
-            let near: Vec<&DayYield> = yields
-                .iter()
-                .filter(|p| {
-                    p.system != me.system
-                        && p.day == me.day
-                        && distance_km(p.position, me.position) <= radius
-                })
-                .collect();
-            let peers = near.iter().map(|p| p.yield_kwh_kwp).collect();
-            let peer_pis = near.iter().filter_map(|p| p.pi).collect();
-            Some((
-                system,
-                Judgement {
-                    day: me.day,
-                    yield_kwh_kwp: me.yield_kwh_kwp,
-                    pi: me.pi,
-                    peers,
-                    peer_pis,
-                },
-            ))
-        })
-        .collect())
-}
-
-/// Produced energy in `[from, to)` according to the stored 5-minute records, Wh.
-async fn stored_between(
-    job: &StatusJob,
-    meta: &SystemMeta,
-    from: Timestamp,
-    to: Timestamp,
-) -> Result<f64, StoreError> {
-    let tz = meta.tz();
-    let (d0, d1) = (
-        from.to_zoned_datetime(tz.clone()).date(),
-        to.to_zoned_datetime(tz).date(),
-    );
-    let mut wh = 0.0;
-    for chunk in job.solar.days(&meta.id, d0, d1).await? {
-        let Some(col) = chunk
-            .channels
-            .iter()
-            .position(|c| c == "EnergyProductionTotal")
-        else {
-            continue;
-        };
-        for (i, values) in &chunk.slots {
-            let t = chunk.slot_start(*i);
-            if t >= from && t < to {
-                wh += values.get(col).copied().flatten().unwrap_or(0.0);
-            }
-        }
-    }
-    Ok(wh)
-}
-
-/// Decides how a no-data gap `[since, now)` ended: did the inverter produce meanwhile?
-///
-/// Two independent signals say it did: late records that filled the gap with production, or
-/// Solar.web's daily totals (which the inverter's lifetime counter feeds even when 5-minute
-/// records are lost) exceeding what Moose has stored for those days. If neither shows the
-/// energy, the gap was a real outage and its loss is the clear-sky expectation scaled by how
-/// the system did outside the gap today.
-async fn classify_gap(
-    job: &StatusJob,
-    obs: &Observation,
-    since: Timestamp,
-) -> Result<(Resolution, Option<f64>, Evidence), StoreError> {
-    let meta = &obs.meta;
-    let now = obs.now;
-    let expected_gap = obs.model.as_ref().map_or(0.0, |m| m.energy_wh(since, now));
-    let threshold = (0.1 * expected_gap).max(20.0);
-    let filled = stored_between(job, meta, since, now).await?;
-    let tz = meta.tz();
-    let (d0, d1) = (
-        since.to_zoned_datetime(tz.clone()).date(),
-        now.to_zoned_datetime(tz).date(),
-    );
-    let stored_days: f64 = job
-        .solar
-        .daily(&meta.id, d0, d1)
-        .await?
-        .iter()
-        .filter_map(|(_, e)| e.produced_wh)
-        .sum();
-    // Energy made after the newest stored record is in Solar.web's total but not yet in ours.
-    let tail = match (obs.last_data_at, obs.flow.and_then(|f| f.pv_w)) {
-        (Some(last), Some(w)) if last < now => w * now.duration_since(last).as_secs_f64() / 3600.0,
-        _ => 0.0,
-    };
-    let reported = match job
-        .client
-        .aggrdata(
-            meta.id.as_str(),
-            None,
-            AggrPeriod::Days(d0, d1),
-            &["EnergyProductionTotal"],
-        )
-        .await
-    {
-        Ok(records) => Some(
-            records
-                .iter()
-                .filter_map(|r| {
-                    moose_solarweb::types::channel_value(&r.channels, "EnergyProductionTotal")
-                })
-                .sum::<f64>(),
-        ),
-        Err(e) => {
-            tracing::info!(system = %meta.id, error = %e, "no daily totals to classify the gap; using stored data only");
-            None
-        }
-    };
-    let unseen = reported.map(|r| (r - stored_days - tail).max(0.0));
-    let produced_meanwhile = filled.max(unseen.unwrap_or(0.0));
-    let data = json!({
-        "gap_from": since, "gap_to": now, "expected_clear_sky_wh": expected_gap.round(),
-        "late_records_wh": filled.round(), "solarweb_total_wh": reported.map(f64::round),
-        "stored_total_wh": stored_days.round(), "unseen_wh": unseen.map(f64::round),
-    });
-    if produced_meanwhile >= threshold {
-        let note = format!(
-            "data resumed; {:.1} kWh were produced during the gap",
-            produced_meanwhile / 1000.0
-        );
-        return Ok((
-            Resolution::CommunicationLoss,
-            None,
-            Evidence {
-                at: now,
-                note,
-                data,
-            },
-        ));
-    }
-    // Scale the clear-sky loss by today's performance outside the gap.
-    let today_start = moose_solardata::query::local_midnight(meta, d1);
-    let ratio = match &obs.model {
-        Some(m) => {
-            let before = m.energy_wh(today_start, since.max(today_start));
-            let got = stored_between(job, meta, today_start, since.max(today_start)).await?;
-            if before > 100.0 {
-                (got / before).clamp(0.05, 1.0)
-            } else {
-                0.6
-            }
-        }
-        None => 0.6,
-    };
-    let lost = expected_gap * ratio;
-    let note = format!(
-        "data resumed; the inverter did not produce during the gap (about {:.1} kWh lost)",
-        lost / 1000.0
-    );
-    Ok((
-        Resolution::ConfirmedOutage,
-        Some(lost.round()),
-        Evidence {
-            at: now,
-            note,
-            data,
-        },
-    ))
-}
 
 /// The outcome of judging one system: its new status and the incident changes.
 type Evaluated = (SystemStatus, Vec<Change>);
@@ -673,6 +408,21 @@ pub(crate) async fn evaluate(
     if state != status.state {
         status.state = state;
         status.last_change_at = now;
+    }
+    // Per device: offline with the system, in error while its fault is open, online otherwise.
+    let faulty = status.open.contains_key(&IncidentKind::DeviceError);
+    let system_online = obs.flow.and_then(|f| f.online);
+    for device in obs.devices.iter().filter(|d| d.active) {
+        let entry = status
+            .devices
+            .entry(device.id.as_str().to_owned())
+            .or_default();
+        let state = match system_online {
+            Some(false) => "offline",
+            _ if faulty && entry.state == "error" => "error",
+            _ => "online",
+        };
+        state.clone_into(&mut entry.state);
     }
     if let Some(flow) = obs.flow {
         let online = flow.online.unwrap_or(true);

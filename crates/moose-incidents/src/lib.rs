@@ -11,7 +11,9 @@
 
 pub mod codes;
 mod evaluate;
+mod gap;
 pub mod job;
+mod judge;
 pub mod model;
 pub mod observe;
 pub mod repo;

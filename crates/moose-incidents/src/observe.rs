@@ -45,6 +45,8 @@ pub struct Observation {
     pub messages: Option<Vec<SystemMessage>>,
     /// Clear-sky power now, W.
     pub expected_w: Option<f64>,
+    /// The system's devices as discovered.
+    pub devices: Vec<moose_solardata::repo::DeviceMeta>,
 }
 
 impl Observation {
@@ -78,7 +80,7 @@ fn classify(e: &SolarWebError) -> Option<Unreachable> {
 
 /// When the sun last climbed above `min_elevation_deg` (searching back up to 18 hours in
 /// 5-minute steps), if it is above it now.
-fn daylight_since(
+pub(crate) fn daylight_since(
     model: &ExpectedModel,
     now: Timestamp,
     min_elevation_deg: f64,
@@ -146,6 +148,7 @@ pub async fn observe(
             .and_then(|m| daylight_since(m, now, min_elevation_deg)),
         expected_w: model.as_ref().map(|m| m.power_w(now)),
         model,
+        devices,
         meta,
         now,
         last_data_at,

@@ -307,6 +307,145 @@ mod tests {
         assert_eq!(day(3.0, &[], Some(0.3), &[], &[]), None);
     }
 
+    use crate::observe::{Flow, Observation, Unreachable};
+    use jiff::Timestamp;
+
+    /// A 10 kWp system in Vienna observed at `at` (UTC), last data `age` minutes old.
+    fn obs(at: &str, age: Option<i64>, flow: Option<Flow>) -> Observation {
+        let meta = moose_solardata::SystemMeta {
+            id: moose_domain::SystemId::parse("s-1").unwrap(),
+            name: "Vienna".into(),
+            peak_power_w: Some(10_000.0),
+            time_zone: "Europe/Vienna".into(),
+            latitude: Some(48.2),
+            longitude: Some(16.4),
+            city: None,
+            country: None,
+            installation_date: None,
+            active: true,
+        };
+        let model = moose_solardata::ExpectedModel::of(&meta, &[]).unwrap();
+        let now: Timestamp = at.parse().unwrap();
+        let elevation = model.sun_elevation_deg(now);
+        Observation {
+            expected_w: Some(model.power_w(now)),
+            sun_elevation_deg: Some(elevation),
+            daylight_since: crate::observe::daylight_since(&model, now, 10.0),
+            last_data_at: age.map(|m| now - SignedDuration::from_mins(m)),
+            model: Some(model),
+            devices: Vec::new(),
+            meta,
+            now,
+            flow,
+            unreachable: None,
+            messages: Some(Vec::new()),
+        }
+    }
+
+    const ONLINE: Flow = Flow {
+        online: Some(true),
+        pv_w: Some(6000.0),
+    };
+
+    #[test]
+    fn no_data_only_counts_while_the_sun_is_up() {
+        let r = Rules::default();
+        let noon = "2026-06-10T10:00:00Z";
+        assert_eq!(r.no_data(&obs(noon, Some(5), Some(ONLINE))), Some(false));
+        assert_eq!(
+            r.no_data(&obs(noon, Some(45), Some(ONLINE))),
+            Some(true),
+            "stale"
+        );
+        let offline = Flow {
+            online: Some(false),
+            pv_w: None,
+        };
+        assert_eq!(
+            r.no_data(&obs(noon, Some(5), Some(offline))),
+            Some(true),
+            "Solar.web says offline"
+        );
+        // Midnight: hours without data, and no verdict at all.
+        assert_eq!(
+            r.no_data(&obs("2026-06-10T22:00:00Z", Some(300), None)),
+            None
+        );
+        // Ten minutes after the sun cleared 10°, the gap counts from then, not from last
+        // evening's last record; half an hour later it is a real gap.
+        let risen = obs("2026-06-10T06:00:00Z", None, None)
+            .daylight_since
+            .unwrap();
+        let at = |m: i64| (risen + SignedDuration::from_mins(m)).to_string();
+        let morning = obs(&at(10), Some(9 * 60), Some(ONLINE));
+        assert_eq!(
+            r.no_data(&morning),
+            Some(false),
+            "{:?}",
+            morning.missing_for()
+        );
+        assert_eq!(
+            r.no_data(&obs(&at(40), Some(9 * 60), Some(ONLINE))),
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn zero_production_needs_good_sun_and_an_online_system() {
+        let r = Rules::default();
+        let noon = "2026-06-10T10:00:00Z";
+        let zero = Flow {
+            online: Some(true),
+            pv_w: Some(0.0),
+        };
+        assert_eq!(
+            r.zero_production(&obs(noon, Some(5), Some(zero))),
+            Some(true)
+        );
+        assert_eq!(
+            r.zero_production(&obs(noon, Some(5), Some(ONLINE))),
+            Some(false)
+        );
+        // A dim evening: no verdict even at zero.
+        assert_eq!(
+            r.zero_production(&obs("2026-06-10T17:45:00Z", Some(5), Some(zero))),
+            None
+        );
+        // Offline is the no-data rule's business.
+        let offline = Flow {
+            online: Some(false),
+            pv_w: Some(0.0),
+        };
+        assert_eq!(r.zero_production(&obs(noon, Some(5), Some(offline))), None);
+    }
+
+    #[test]
+    fn the_fleet_is_down_when_most_systems_are_unreachable_or_stale() {
+        let r = Rules::default();
+        let noon = "2026-06-10T10:00:00Z";
+        let fine: Vec<Observation> = (0..4).map(|_| obs(noon, Some(5), Some(ONLINE))).collect();
+        assert_eq!(r.upstream(&fine), Some(false));
+        let mut down = fine.clone();
+        for o in down.iter_mut().take(3) {
+            o.flow = None;
+            o.unreachable = Some(Unreachable("503".into()));
+        }
+        assert_eq!(r.upstream(&down), Some(true), "3 of 4 unreachable");
+        let mut stale = fine;
+        for o in stale.iter_mut().take(2) {
+            o.last_data_at = Some(o.now - SignedDuration::from_hours(2));
+        }
+        assert_eq!(
+            r.upstream(&stale),
+            Some(false),
+            "2 of 4 is below the minimum of 3 systems"
+        );
+        for o in stale.iter_mut().take(3) {
+            o.last_data_at = Some(o.now - SignedDuration::from_hours(2));
+        }
+        assert_eq!(r.upstream(&stale), Some(true), "3 of 4 stale at once");
+    }
+
     #[test]
     fn median_and_distance() {
         assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
