@@ -56,6 +56,10 @@ pub(crate) async fn evaluate(
             let Some(code) = m.state_code else { continue };
             let at = moose_solarweb::types::parse_api_time(&m.log_date_time).unwrap_or(now);
             let device = m.device_id.clone().unwrap_or_else(|| "system".into());
+            let seen_key = format!("{device}|{code}|{}", m.log_date_time);
+            if status.seen_messages.insert(seen_key, at).is_some() {
+                continue;
+            }
             let action = table.action(code);
             let entry = status.devices.entry(device.clone()).or_default();
             entry.last_code = Some(code);
@@ -74,6 +78,8 @@ pub(crate) async fn evaluate(
             }
         }
         status.messages_until = Some(now);
+        let horizon = now - crate::model::MESSAGE_OVERLAP - SignedDuration::from_hours(1);
+        status.seen_messages.retain(|_, at| *at >= horizon);
     }
 
     // No data.

@@ -253,7 +253,9 @@ pub async fn status_pass(
                 };
                 let from = status
                     .messages_until
-                    .unwrap_or(now - SignedDuration::from_hours(1));
+                    .map_or(now - SignedDuration::from_hours(1), |until| {
+                        until - crate::model::MESSAGE_OVERLAP
+                    });
                 let obs = observe(&job.client, &job.solar, meta, now, from, min_elev).await?;
                 Ok((status, version, obs))
             })

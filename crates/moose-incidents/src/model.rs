@@ -109,6 +109,9 @@ pub struct Evidence {
     pub data: serde_json::Value,
 }
 
+/// How far back each pass reads messages again, to catch those that arrive late.
+pub const MESSAGE_OVERLAP: jiff::SignedDuration = jiff::SignedDuration::from_hours(6);
+
 /// At most this many evidence entries are kept per incident (the first ones and the latest).
 pub const MAX_EVIDENCE: usize = 24;
 
@@ -330,6 +333,11 @@ pub struct SystemStatus {
     pub checked_at: Timestamp,
     /// Messages are read up to here.
     pub messages_until: Option<Timestamp>,
+    /// Messages already handled (`device|code|time` → time), for the overlap window: messages
+    /// upload with the data, so after a comms loss they arrive with old timestamps and are read
+    /// again from [`MESSAGE_OVERLAP`] before `messages_until`.
+    #[serde(default)]
+    pub seen_messages: BTreeMap<String, Timestamp>,
     /// Notifications are held until then (incidents are still recorded).
     pub snoozed_until: Option<Timestamp>,
     /// Planned maintenance.
@@ -361,6 +369,7 @@ impl SystemStatus {
             last_change_at: now,
             checked_at: now,
             messages_until: None,
+            seen_messages: BTreeMap::new(),
             snoozed_until: None,
             maintenance: Vec::new(),
             grace_minutes: None,

@@ -1,7 +1,9 @@
 //! The incident engine scored against the simulator's ground truth.
 //!
 //! Several simulated days (manual clock, real HTTP, SQLite) with injected faults: an inverter
-//! offline, a comm loss whose data arrives later, an insulation fault, a string failure, a
+//! offline, a comm loss whose data arrives later, another with a fault message inside it (which
+//! only arrives with the late data), an insulation fault, a dead single string (online, zero
+//! production), a string failure on one of two trackers, a
 //! fleet-wide API outage, and the routine 306/307 codes at every dawn and dusk. Every pass runs
 //! `solar-data-polling` then `device-status-polling`, as the schedules do. The scores and
 //! detection delays are written to `docs/incidents.md` (set `MOOSE_UPDATE_DOCS=1` to rewrite
@@ -91,6 +93,12 @@ fn plan(sim: &Simulator) -> (String, Vec<Expected>) {
     let offline = pick(&|i| sunny(i, "2026-06-02T09:00:00Z", "2026-06-02T12:00:00Z"));
     let comm = pick(&|i| sunny(i, "2026-06-02T10:00:00Z", "2026-06-02T12:30:00Z"));
     let insulation = pick(&|i| sunny(i, "2026-06-03T09:00:00Z", "2026-06-03T11:00:00Z"));
+    let late = pick(&|i| sunny(i, "2026-06-03T08:00:00Z", "2026-06-03T12:00:00Z"));
+    let dead = pick(&|i| {
+        fleet[i].inverters.len() == 1
+            && fleet[i].inverters[0].mppt_peak_w.len() == 1
+            && sunny(i, "2026-06-02T10:00:00Z", "2026-06-02T13:00:00Z")
+    });
     let toml = format!(
         r#"
 [[fault]]
@@ -112,6 +120,27 @@ system = {insulation}
 code = 475
 from = "2026-06-03T09:00:00Z"
 to = "2026-06-03T11:00:00Z"
+
+[[fault]]
+kind = "comm_loss"
+system = {late}
+from = "2026-06-03T08:00:00Z"
+to = "2026-06-03T10:00:00Z"
+backfill_after = "+1h"
+
+[[fault]]
+kind = "error_message"
+system = {late}
+code = 102
+from = "2026-06-03T09:00:00Z"
+to = "2026-06-03T09:30:00Z"
+
+[[fault]]
+kind = "string_failure"
+system = {dead}
+mppt = 0
+from = "2026-06-02T10:00:00Z"
+to = "2026-06-02T13:00:00Z"
 
 [[fault]]
 kind = "string_failure"
@@ -149,6 +178,30 @@ to = "2026-06-03T13:00:00Z"
             from: ts("2026-06-03T09:00:00Z"),
             to: Some(ts("2026-06-03T11:00:00Z")),
             kind: IncidentKind::DeviceError,
+            resolution: Some(Resolution::Recovered),
+        },
+        Expected {
+            label: "comm loss (2 h) with a fault inside it",
+            system: id(late),
+            from: ts("2026-06-03T08:00:00Z"),
+            to: Some(ts("2026-06-03T10:00:00Z")),
+            kind: IncidentKind::NoData,
+            resolution: Some(Resolution::CommunicationLoss),
+        },
+        Expected {
+            label: "AC overvoltage 102 during that comm loss (arrives with the late data)",
+            system: id(late),
+            from: ts("2026-06-03T09:00:00Z"),
+            to: Some(ts("2026-06-03T09:30:00Z")),
+            kind: IncidentKind::DeviceError,
+            resolution: Some(Resolution::Recovered),
+        },
+        Expected {
+            label: "the only string dead for 3 h (online, nothing produced)",
+            system: id(dead),
+            from: ts("2026-06-02T10:00:00Z"),
+            to: Some(ts("2026-06-02T13:00:00Z")),
+            kind: IncidentKind::ZeroProduction,
             resolution: Some(Resolution::Recovered),
         },
         Expected {
