@@ -730,6 +730,7 @@ fn delivered(id: &str, state: DeliveryState) -> Notification {
         note: None,
         finished_at: state.is_final().then_some(now),
         in_digest: false,
+        repeat: None,
     }
 }
 

@@ -204,7 +204,11 @@ pub(crate) async fn evaluate(
             }
         }
     } else if open.contains_key(&IncidentKind::DeviceError) {
-        let verdict = rules.producing(obs).map(|p| !p).filter(|bad| !bad);
+        let verdict = if maintenance {
+            None
+        } else {
+            rules.producing(obs).map(|p| !p).filter(|bad| !bad)
+        };
         if track.observe(verdict, now, true, error_rule) == Transition::Resolve
             && let Some(mut incident) = open.remove(&IncidentKind::DeviceError)
         {
@@ -301,6 +305,8 @@ pub(crate) async fn evaluate(
     // Underperformance, judged once per site-local day.
     if let Some(j) = judgement {
         status.judged_day = Some(j.day);
+    }
+    if let Some(j) = judgement.filter(|j| j.complete) {
         let history: Vec<f64> = status.recent_pi.iter().map(|(_, pi)| *pi).collect();
         let ratios: Vec<f64> = status.recent_peer_ratio.iter().map(|(_, r)| *r).collect();
         let figures = crate::rules::DayFigures {

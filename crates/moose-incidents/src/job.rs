@@ -111,9 +111,19 @@ impl StatusJob {
         changes: &[Change],
         summary: &mut StatusSummary,
     ) -> Result<(), StoreError> {
+        // One transaction holds at most MAX_TRANSACTION_OPS: the status and incident writes
+        // always fit (a system has at most one incident per kind); notifications get what is
+        // left, in the order of the changes, and anything cut is reported loudly.
+        let mut budget = moose_store::MAX_TRANSACTION_OPS.saturating_sub(ops.len() + changes.len());
         for change in changes {
             ops.push(IncidentRepo::incident_op(&change.incident, change.version)?);
-            ops.extend(self.planner.plan(change).await?);
+            let mut planned = self.planner.plan(change).await?;
+            if planned.len() > budget {
+                tracing::error!(incident = %change.incident.id, planned = planned.len(), kept = budget, "notification records exceed the transaction limit; the excess is dropped");
+                planned.truncate(budget);
+            }
+            budget -= planned.len();
+            ops.extend(planned);
         }
         self.incidents.commit(ops).await?;
         for change in changes {
@@ -299,6 +309,9 @@ pub async fn status_pass(
                 let unchanged = changes.is_empty()
                     && SystemStatus {
                         checked_at: before.checked_at,
+                        // Reading messages moves this every pass; the overlap re-read and
+                        // `seen_messages` make an unsaved advance harmless.
+                        messages_until: before.messages_until,
                         ..status.clone()
                     } == before;
                 if unchanged && version > 0 {

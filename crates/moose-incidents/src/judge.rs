@@ -16,6 +16,8 @@ use crate::rules::distance_km;
 #[derive(Debug, Clone)]
 pub(crate) struct Judgement {
     pub(crate) day: Date,
+    /// Whether the day had enough data to judge (if not, only `day` is recorded).
+    pub(crate) complete: bool,
     pub(crate) yield_kwh_kwp: f64,
     pub(crate) pi: Option<f64>,
     pub(crate) peers: Vec<f64>,
@@ -93,6 +95,7 @@ pub(crate) async fn judge_days(
     }
     let mut yields = Vec::new();
     let mut due = Vec::new();
+    let mut skipped = Vec::new();
     for (status, _, obs) in entries {
         let Some(model) = &obs.model else { continue };
         // Judge yesterday once the sun is up again: late data is in by then, and an incident
@@ -101,14 +104,34 @@ pub(crate) async fn judge_days(
         if !obs.sun_up(job.rules.min_sun_elevation_deg) {
             continue;
         }
-        if let Some(y) = day_yield(job, &obs.meta, model, day).await? {
-            if status.judged_day.is_none_or(|d| d < day) {
-                due.push(y.system.clone());
+        let is_due = status.judged_day.is_none_or(|d| d < day);
+        match day_yield(job, &obs.meta, model, day).await? {
+            Some(y) => {
+                if is_due {
+                    due.push(y.system.clone());
+                }
+                yields.push(y);
             }
-            yields.push(y);
+            // Too incomplete to judge: recorded as judged all the same, so the yields are not
+            // read again on every pass of the day.
+            None if is_due => skipped.push((obs.meta.id.as_str().to_owned(), day)),
+            None => {}
         }
     }
     let radius = job.rules.peer_radius_km;
+    let incomplete = skipped.into_iter().map(|(system, day)| {
+        (
+            system,
+            Judgement {
+                day,
+                complete: false,
+                yield_kwh_kwp: 0.0,
+                pi: None,
+                peers: Vec::new(),
+                peer_pis: Vec::new(),
+            },
+        )
+    });
     Ok(due
         .into_iter()
         .filter_map(|system| {
@@ -127,6 +150,7 @@ pub(crate) async fn judge_days(
                 system,
                 Judgement {
                     day: me.day,
+                    complete: true,
                     yield_kwh_kwp: me.yield_kwh_kwp,
                     pi: me.pi,
                     peers,
@@ -134,5 +158,6 @@ pub(crate) async fn judge_days(
                 },
             ))
         })
+        .chain(incomplete)
         .collect())
 }

@@ -255,10 +255,13 @@ impl IncidentRepo {
                 k.to_owned()
             }
         };
-        query = query
-            .sort(SortCondition::Between(strip(&lower), strip(&upper)))
-            .backward()
-            .limit(100);
+        // Without a lower bound the index range has none either: DynamoDB refuses an empty
+        // string in a key condition.
+        let range = match (filter.from, gsi) {
+            (None, true) => SortCondition::AtMost(strip(&upper)),
+            _ => SortCondition::Between(strip(&lower), strip(&upper)),
+        };
+        query = query.sort(range).backward().limit(100);
         let mut out = Vec::new();
         loop {
             let page = self.store.query(&query).await?;

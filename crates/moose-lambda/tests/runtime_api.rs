@@ -395,6 +395,21 @@ async fn device_status_polling_opens_a_platform_incident_and_an_sns_event_makes_
         "no per-system incidents: {second}"
     );
     stop(status);
+    // The fleet timeline on DynamoDB's index, listed without bounds as the API's default does.
+    let listed = moose_incidents::IncidentRepo::new(Arc::clone(&store))
+        .list(
+            &moose_incidents::IncidentFilter::default(),
+            &|_| true,
+            10,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(
+        listed[0].kind,
+        moose_incidents::IncidentKind::UpstreamOutage
+    );
 
     let notify = harness.bootstrap("notify-user", &env);
     let sns_event = json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": format!("{topic_arn}:sub"),

@@ -144,6 +144,20 @@ pub struct Notification {
     /// Held for the recipient's daily digest; sent with the others due then, as one message.
     #[serde(default)]
     pub in_digest: bool,
+    /// A reminder that repeats: after each round it is due again, until acknowledged or done.
+    #[serde(default)]
+    pub repeat: Option<Repeat>,
+}
+
+/// The schedule of a repeating reminder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Repeat {
+    /// Minutes between rounds.
+    pub every_mins: u32,
+    /// Rounds still to come after this one.
+    pub remaining: u32,
+    /// This round's number (1 = the first reminder); part of the round's idempotency key.
+    pub round: u32,
 }
 
 /// Quiet hours in the user's time zone, e.g. 22:00–07:00.

@@ -186,6 +186,7 @@ impl OutboxPlanner {
             }),
             finished_at: held.then_some(now),
             in_digest: false,
+            repeat: None,
         }
     }
 }
@@ -241,20 +242,29 @@ impl NotificationPlanner for OutboxPlanner {
                     ));
                 }
                 if !held {
-                    for k in 1..=policy.max_reminders {
-                        let due =
-                            at + SignedDuration::from_mins(i64::from(policy.remind_every_mins * k));
+                    // One record per owner that repeats itself (see `Notification::repeat`),
+                    // so a generous reminder policy cannot overflow the transaction.
+                    if policy.max_reminders > 0 {
+                        let every = policy.remind_every_mins.max(1);
+                        let due = at + SignedDuration::from_mins(i64::from(every));
                         for u in &who.first {
-                            notifications.push(self.notification(
+                            let mut reminder = self.notification(
                                 incident,
                                 Some(u),
                                 NotifyEvent::Reminder,
-                                Some(k),
+                                None,
                                 due,
                                 at,
                                 Vec::new(),
                                 false,
-                            ));
+                            );
+                            reminder.repeat = Some(crate::model::Repeat {
+                                every_mins: every,
+                                remaining: policy.max_reminders - 1,
+                                round: 1,
+                            });
+                            reminder.message.idempotency_key = format!("{}.1", reminder.id);
+                            notifications.push(reminder);
                         }
                     }
                     let due = at + SignedDuration::from_mins(i64::from(policy.escalate_after_mins));
@@ -278,6 +288,8 @@ impl NotificationPlanner for OutboxPlanner {
                         notification_id(&incident.id, NotifyEvent::Opened, None, Some(u)),
                         notification_id(&incident.id, NotifyEvent::Escalated, None, Some(u)),
                     ];
+                    // Never held: whoever was told of the incident hears it is over, snooze or
+                    // not (`requires_sent` leaves out those who were not told).
                     notifications.push(self.notification(
                         incident,
                         Some(u),
@@ -286,7 +298,7 @@ impl NotificationPlanner for OutboxPlanner {
                         at,
                         at,
                         requires,
-                        held,
+                        false,
                     ));
                 }
             }
@@ -301,6 +313,7 @@ impl NotificationPlanner for OutboxPlanner {
                 )],
                 _ => Vec::new(),
             };
+            let held = held && event != NotifyEvent::Resolved;
             notifications
                 .push(self.notification(incident, None, event, None, at, at, requires, held));
         }
@@ -331,7 +344,7 @@ impl NotificationPlanner for OutboxPlanner {
             ops.push(NotifyRepo::feed_op(user, entry)?);
         }
         if ops.len() > MAX_OPS {
-            tracing::warn!(incident = %incident.id, planned = ops.len(), kept = MAX_OPS, "too many recipients for one transaction; the rest get no notification");
+            tracing::error!(incident = %incident.id, planned = ops.len(), kept = MAX_OPS, "too many recipients for one transaction; the in-app entries and messages beyond the limit are dropped");
             ops.truncate(MAX_OPS);
         }
         Ok(ops)

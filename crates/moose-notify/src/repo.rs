@@ -119,7 +119,19 @@ impl NotifyRepo {
             .sort(SortCondition::AtMost(format!("{}#~", format_utc(now))))
             .limit(limit);
         let page = self.store.query(&q).await?;
-        page.items.into_iter().map(decode).collect()
+        // One unreadable record (say, written by a newer Moose during a rolling deploy) must not
+        // stop the whole outbox.
+        Ok(page
+            .items
+            .into_iter()
+            .filter_map(|item| match decode(item) {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    tracing::error!(error = %e, "skipping an unreadable notification record");
+                    None
+                }
+            })
+            .collect())
     }
 
     /// How many notifications are pending (due or not).

@@ -267,7 +267,7 @@ async fn closed_port_is_transient_and_redacted() {
         .unwrap_err();
     assert!(err.is_transient(), "{err}");
     assert!(!format!("{err} {err:?}").contains("s3cret"), "{err}");
-    assert!(err.to_string().contains("?[redacted]"), "{err}");
+    assert!(err.to_string().contains("/[redacted]"), "{err}");
 }
 
 #[tokio::test]

@@ -106,7 +106,7 @@ fn fill_hourly(db: &std::path::Path, system_years: usize) {
             ],
         );
     }
-    let text = moose_solardata::series::compact::encode(&hours);
+    let text = moose_solardata::series::packed::encode(&hours);
     let mut conn = rusqlite::Connection::open(db).unwrap();
     conn.busy_timeout(std::time::Duration::from_secs(30))
         .unwrap();

@@ -109,8 +109,10 @@ pub struct HourlyMonth {
     pub month: Date,
     /// Local midnight of that day.
     pub start: Timestamp,
-    /// Hour index → `[channels…, records]`, stored compactly like day slots.
-    #[serde(with = "compact")]
+    /// Hour index → `[channels…, records]`, stored as one packed binary string (see
+    /// [`packed`]): a year at one-hour resolution is then twelve base64 decodes, not 62,000
+    /// decimal numbers to parse.
+    #[serde(with = "packed")]
     pub hours: BTreeMap<u16, Vec<Option<f64>>>,
 }
 
@@ -241,6 +243,94 @@ pub mod compact {
     }
 }
 
+/// The stored form of hourly roll-ups: `b64:` followed by the base64 of a dense table —
+/// first hour (u16 LE), row count (u16 LE), column count (u8), then every row's values as f64 LE,
+/// NaN where there is none. A row of nothing but NaN is an absent hour (a present hour always
+/// has its record count). Rows are padded to the widest row. Reading also accepts the older
+/// [`compact`] text, so items written before the change stay readable and are rewritten in the
+/// new form with their month's next day.
+pub mod packed {
+    use std::collections::BTreeMap;
+
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    const PREFIX: &str = "b64:";
+
+    /// Encodes rows.
+    pub fn encode(rows: &BTreeMap<u16, Vec<Option<f64>>>) -> String {
+        let (Some(first), Some(last)) = (rows.keys().next(), rows.keys().next_back()) else {
+            return PREFIX.to_owned();
+        };
+        let count = last - first + 1;
+        let cols = rows.values().map(Vec::len).max().unwrap_or(0).min(255);
+        let mut bytes = Vec::with_capacity(5 + usize::from(count) * cols * 8);
+        bytes.extend_from_slice(&first.to_le_bytes());
+        bytes.extend_from_slice(&count.to_le_bytes());
+        bytes.push(u8::try_from(cols).unwrap_or(u8::MAX));
+        for hour in *first..=*last {
+            let row = rows.get(&hour);
+            for c in 0..cols {
+                let v = row
+                    .and_then(|r| r.get(c).copied().flatten())
+                    .unwrap_or(f64::NAN);
+                bytes.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        let mut out = String::with_capacity(PREFIX.len() + bytes.len() * 4 / 3 + 4);
+        out.push_str(PREFIX);
+        STANDARD.encode_string(&bytes, &mut out);
+        out
+    }
+
+    /// Decodes rows; `None` if the text is not in this form (nor the older compact one).
+    pub fn decode(text: &str) -> Option<BTreeMap<u16, Vec<Option<f64>>>> {
+        let Some(encoded) = text.strip_prefix(PREFIX) else {
+            return super::compact::decode(text);
+        };
+        let mut rows = BTreeMap::new();
+        if encoded.is_empty() {
+            return Some(rows);
+        }
+        let bytes = STANDARD.decode(encoded).ok()?;
+        let (header, body) = bytes.split_at_checked(5)?;
+        let first = u16::from_le_bytes([header[0], header[1]]);
+        let count = usize::from(u16::from_le_bytes([header[2], header[3]]));
+        let cols = usize::from(header[4]);
+        if cols == 0 || body.len() != count * cols * 8 {
+            return None;
+        }
+        for (i, row) in body.chunks_exact(cols * 8).enumerate() {
+            let values: Vec<Option<f64>> = row
+                .chunks_exact(8)
+                .map(|b| {
+                    let v = f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+                    (!v.is_nan()).then_some(v)
+                })
+                .collect();
+            if values.iter().any(Option::is_some) {
+                rows.insert(first.checked_add(u16::try_from(i).ok()?)?, values);
+            }
+        }
+        Some(rows)
+    }
+
+    pub(crate) fn serialize<S: Serializer>(
+        rows: &BTreeMap<u16, Vec<Option<f64>>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&encode(rows))
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<u16, Vec<Option<f64>>>, D::Error> {
+        let text = String::deserialize(d)?;
+        decode(&text).ok_or_else(|| serde::de::Error::custom("malformed packed rows"))
+    }
+}
+
 /// Energy of a day or month, in Wh; `None` where the system has no such measurement.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Energy {
@@ -303,6 +393,28 @@ impl Energy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packed_rows_round_trip_and_read_the_older_form() {
+        let mut rows = BTreeMap::new();
+        rows.insert(5u16, vec![Some(1.5), None, Some(0.0), Some(12.0)]);
+        rows.insert(9u16, vec![None, Some(-3.25), Some(1e-9), Some(1.0)]);
+        let text = packed::encode(&rows);
+        assert!(text.starts_with("b64:"));
+        assert_eq!(
+            packed::decode(&text),
+            Some(rows.clone()),
+            "exact, gaps kept"
+        );
+        assert_eq!(
+            packed::decode(&compact::encode(&rows)),
+            Some(rows),
+            "old items still read"
+        );
+        assert_eq!(packed::decode("b64:"), Some(BTreeMap::new()));
+        assert_eq!(packed::decode("b64:AAAA"), None, "truncated");
+        assert_eq!(packed::decode("nonsense"), None);
+    }
 
     #[test]
     fn merge_is_idempotent_and_totals_keep_gaps() {

@@ -54,26 +54,22 @@ fn retry_hint(retry_after: Option<Duration>) -> String {
     retry_after.map_or_else(String::new, |d| format!(" (retry after {} s)", d.as_secs()))
 }
 
-/// `raw` as safe to show: scheme, host, port and path only. User-info and fragment are dropped
-/// and a query string is replaced by `?[redacted]`, because webhook URLs commonly carry their
-/// token there.
+/// `raw` as safe to show: scheme, host and port only, with `/[redacted]` for any path or
+/// query. Webhook URLs carry their token in the query or the path (Slack-style
+/// `/services/T…/B…/<token>`), and these texts end up in logs and delivery records.
 pub(crate) fn redact_url(raw: &str) -> String {
-    let Ok(mut url) = reqwest::Url::parse(raw) else {
+    let Ok(url) = reqwest::Url::parse(raw) else {
         // Without a parse we cannot tell which part is secret, so show none of it.
         return "[unparseable URL]".to_owned();
     };
-    let had_query = url.query().is_some();
-    // Both setters only fail for URLs that cannot have user-info (e.g. `mailto:`), which then
-    // have none to hide.
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
-    url.set_query(None);
-    url.set_fragment(None);
-    let mut shown = url.to_string();
-    if had_query {
-        shown.push_str("?[redacted]");
-    }
-    shown
+    let host = url.host_str().unwrap_or("");
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    let hidden = url.path() != "/" || url.query().is_some();
+    format!(
+        "{}://{host}{port}{}",
+        url.scheme(),
+        if hidden { "/[redacted]" } else { "" }
+    )
 }
 
 /// An error and its sources joined with `: `, which is where the useful part usually is
@@ -128,9 +124,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn redact_url_hides_query_and_userinfo() {
+    fn redact_url_hides_path_query_and_userinfo() {
         let shown = redact_url("https://bob:pw@hooks.example.com:8443/in/x?token=s3cret#frag");
-        assert_eq!(shown, "https://hooks.example.com:8443/in/x?[redacted]");
+        assert_eq!(shown, "https://hooks.example.com:8443/[redacted]");
+        let slack = redact_url("https://hooks.example.com/services/T000/B000/XXXXsecret");
+        assert!(!slack.contains("XXXXsecret"), "{slack}");
+        assert_eq!(redact_url("http://127.0.0.1:9/"), "http://127.0.0.1:9");
         assert_eq!(redact_url("not a url ?token=s3cret"), "[unparseable URL]");
     }
 

@@ -142,23 +142,31 @@ impl Dispatcher {
                     "acknowledged or resolved before it was due".into(),
                 ));
             }
-            if n.event == NotifyEvent::Opened && !i.is_open() {
+            // A digest reports what happened, resolved or not; anything else about a resolved
+            // incident would only be noise.
+            if n.event == NotifyEvent::Opened && !i.is_open() && !n.in_digest {
                 return Ok(Verdict::Cancel(
                     "resolved before the message went out".into(),
                 ));
             }
         }
         if !n.requires_sent.is_empty() {
-            let mut pending = false;
+            // Sent means any channel delivered it: the person was told.
+            let mut pending_until: Option<Timestamp> = None;
             let mut sent = false;
             for id in &n.requires_sent {
                 if let Some((r, _)) = self.repo.notification(id).await? {
-                    sent |= r.state == DeliveryState::Sent;
-                    pending |= r.state == DeliveryState::Pending;
+                    sent |= r.state == DeliveryState::Sent
+                        || r.channels.values().any(|c| c.state == DeliveryState::Sent);
+                    if r.state == DeliveryState::Pending {
+                        let at = r.due_at.max(now);
+                        pending_until = Some(pending_until.map_or(at, |p| p.max(at)));
+                    }
                 }
             }
-            if !sent && pending {
-                return Ok(Verdict::Later(now + SignedDuration::from_mins(1)));
+            if !sent && let Some(until) = pending_until {
+                // Decide once the opening has had its turn, not every round before that.
+                return Ok(Verdict::Later(until + SignedDuration::from_secs(1)));
             }
             if !sent {
                 return Ok(Verdict::Cancel("the opening message was not sent".into()));
@@ -167,8 +175,14 @@ impl Dispatcher {
         let Some(user_id) = &n.user else {
             return Ok(Verdict::Send);
         };
-        let Ok(user) = self.auth.user(user_id).await else {
-            return Ok(Verdict::Cancel("the user no longer exists".into()));
+        let user = match self.auth.user(user_id).await {
+            Ok(user) => user,
+            Err(moose_auth::AuthError::NotFound(_)) => {
+                return Ok(Verdict::Cancel("the user no longer exists".into()));
+            }
+            // A store hiccup is not a reason to drop the message: the claim expires and the
+            // record is tried again.
+            Err(e) => return Err(StoreError::Other(e.to_string().into())),
         };
         if user.disabled {
             return Ok(Verdict::Cancel("the user is disabled".into()));
@@ -205,8 +219,10 @@ impl Dispatcher {
                 .map(|arn| vec![(ChannelKind::SnsTopic, arn)])
                 .unwrap_or_default());
         };
-        let Ok(user) = self.auth.user(user_id).await else {
-            return Ok(Vec::new());
+        let user = match self.auth.user(user_id).await {
+            Ok(user) => user,
+            Err(moose_auth::AuthError::NotFound(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(StoreError::Other(e.to_string().into())),
         };
         let prefs = self.repo.prefs(user_id).await?;
         let mut out = Vec::new();
@@ -308,8 +324,18 @@ impl Dispatcher {
         let mut version = self.repo.save(&n, version).await?;
         match self.check(&n, now).await? {
             Verdict::Cancel(why) => {
-                Self::finish(&mut n, DeliveryState::Cancelled, Some(why), now);
-                summary.cancelled += 1;
+                // Channels that already delivered it stand: the person was told.
+                let told = n.channels.values().any(|c| c.state == DeliveryState::Sent);
+                for c in n.channels.values_mut().filter(|c| !c.state.is_final()) {
+                    c.state = DeliveryState::Cancelled;
+                }
+                let state = if told {
+                    DeliveryState::Sent
+                } else {
+                    summary.cancelled += 1;
+                    DeliveryState::Cancelled
+                };
+                Self::finish(&mut n, state, Some(why), now);
                 self.repo.save(&n, version).await?;
                 return Ok(());
             }
@@ -339,6 +365,13 @@ impl Dispatcher {
             summary.cancelled += 1;
             self.repo.save(&n, version).await?;
             return Ok(());
+        }
+        // A channel the user has since switched off is not waited for.
+        for (kind, c) in &mut n.channels {
+            if !c.state.is_final() && !targets.iter().any(|(k, _)| k == kind) {
+                c.state = DeliveryState::Cancelled;
+                c.last_error = Some("the channel was switched off".into());
+            }
         }
         let mut retry_after: Option<Duration> = None;
         for (kind, target) in targets {
@@ -385,13 +418,30 @@ impl Dispatcher {
         if states.iter().all(|s| s.is_final()) {
             let state = if states.contains(&DeliveryState::Sent) {
                 DeliveryState::Sent
-            } else {
+            } else if states.contains(&DeliveryState::Failed) {
                 DeliveryState::Failed
+            } else {
+                DeliveryState::Cancelled
             };
             if state == DeliveryState::Failed {
                 summary.failed += 1;
             }
-            Self::finish(&mut n, state, None, now);
+            match n.repeat {
+                // The next round of a reminder: same record, new idempotency key.
+                Some(r) if r.remaining > 0 => {
+                    let round = r.round + 1;
+                    n.repeat = Some(crate::model::Repeat {
+                        remaining: r.remaining - 1,
+                        round,
+                        ..r
+                    });
+                    n.channels.clear();
+                    n.attempts = 0;
+                    n.message.idempotency_key = format!("{}.{round}", n.id);
+                    n.due_at = now + SignedDuration::from_mins(i64::from(r.every_mins));
+                }
+                _ => Self::finish(&mut n, state, None, now),
+            }
         } else {
             let backoff = self.backoff(n.attempts, &n.id);
             let wait = retry_after
