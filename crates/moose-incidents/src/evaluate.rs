@@ -414,6 +414,10 @@ pub(crate) async fn evaluate(
     for c in &mut changes {
         c.held |= held;
         c.version = versions.get(&c.incident.id).copied().unwrap_or(0);
+        // Evidence added later in this pass (context codes) belongs to the stored copy too.
+        if let Some(latest) = open.get(&c.incident.kind).filter(|i| i.id == c.incident.id) {
+            c.incident.clone_from(latest);
+        }
     }
     status.open = open.iter().map(|(k, i)| (*k, i.id.clone())).collect();
     let state = overall_state(&status, maintenance, obs);

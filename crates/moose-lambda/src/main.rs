@@ -65,6 +65,8 @@ struct Function {
     auth: moose_auth::AuthService,
     /// Built once per cold start, for `notify-user` only (SMTP and SNS clients).
     dispatcher: Option<moose_notify::Dispatcher>,
+    /// Built once per cold start for the polling functions, when credentials are configured.
+    solarweb: Option<moose_solarweb::SolarWebClient>,
     config: moose_config::Config,
 }
 
@@ -125,12 +127,18 @@ async fn build() -> anyhow::Result<Function> {
         None
     };
     tracing::info!(function = %name, role = ?role, backend = store.backend(), "Moose Lambda function ready");
+    let solarweb = if matches!(role, Role::SolarDataPolling | Role::DeviceStatusPolling) {
+        solarweb_client(&config)?
+    } else {
+        None
+    };
     Ok(Function {
         role,
         router,
         store,
         auth,
         dispatcher,
+        solarweb,
         config,
     })
 }
@@ -148,7 +156,10 @@ async fn handle(f: &Function, event: LambdaEvent<Value>) -> anyhow::Result<Value
     }
     match f.role {
         Role::SolarDataPolling => {
-            let client = solarweb_client(&f.config)?;
+            let client = f
+                .solarweb
+                .clone()
+                .ok_or_else(|| no_source("solar-data-polling"))?;
             let repo = moose_solardata::SolarRepo::new(Arc::clone(&f.store));
             let settings = moose_solardata::PollSettings::default();
             let cancel = tokio_util::sync::CancellationToken::new();
@@ -164,7 +175,10 @@ async fn handle(f: &Function, event: LambdaEvent<Value>) -> anyhow::Result<Value
             Ok(serde_json::to_value(summary)?)
         }
         Role::DeviceStatusPolling => {
-            let client = solarweb_client(&f.config)?;
+            let client = f
+                .solarweb
+                .clone()
+                .ok_or_else(|| no_source("device-status-polling"))?;
             let job = moose_notify::setup::status_job(&f.config, &f.store, client, &f.auth);
             let cancel = tokio_util::sync::CancellationToken::new();
             let summary =
@@ -200,23 +214,28 @@ async fn handle(f: &Function, event: LambdaEvent<Value>) -> anyhow::Result<Value
     }
 }
 
+/// The Solar.web client, when access keys are configured (built once per cold start).
 fn solarweb_client(
     config: &moose_config::Config,
-) -> anyhow::Result<moose_solarweb::SolarWebClient> {
+) -> anyhow::Result<Option<moose_solarweb::SolarWebClient>> {
     let sw = &config.solarweb;
     let (Some(id), Some(value)) = (&sw.access_key_id, &sw.access_key_value) else {
-        anyhow::bail!(
-            "SOLAR_WEB_ACCESS_KEY_ID and SOLAR_WEB_ACCESS_KEY_VALUE must be set for solar-data-polling"
-        );
+        return Ok(None);
     };
     let credentials = moose_solarweb::Credentials {
         access_key_id: id.clone(),
         access_key_value: value.clone(),
         login: sw.user_id.clone().zip(sw.password.clone()),
     };
-    Ok(moose_solarweb::SolarWebClient::new(
+    Ok(Some(moose_solarweb::SolarWebClient::new(
         moose_solarweb::ClientConfig::new(&sw.base_url, credentials),
-    )?)
+    )?))
+}
+
+fn no_source(function: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "SOLAR_WEB_ACCESS_KEY_ID and SOLAR_WEB_ACCESS_KEY_VALUE must be set for {function}"
+    )
 }
 
 /// Tells the Runtime API that initialisation failed, so the failure shows in the function's

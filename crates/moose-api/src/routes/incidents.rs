@@ -295,7 +295,13 @@ pub(crate) async fn acknowledge(
     let now = Timestamp::now();
     incident.acked_by = Some(caller.user.id.clone());
     incident.acked_at = Some(now);
-    let who = &caller.user.email;
+    // The name, not the e-mail address: every member of the system (and, for platform
+    // incidents, every signed-in user) can read the evidence.
+    let who = caller
+        .user
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("user {}", caller.user.id));
     incident.add_evidence(Evidence {
         at: now,
         note: match note {
