@@ -119,12 +119,10 @@ pub(crate) async fn evaluate(
                 data: json!({"last_data_at": obs.last_data_at, "is_online": obs.flow.and_then(|f| f.online)}),
             });
             open.insert(IncidentKind::NoData, incident);
-            changes.push(Change {
-                event: ChangeEvent::Opened,
-                incident: open[&IncidentKind::NoData].clone(),
-                held: false,
-                version: 0,
-            });
+            changes.push(Change::new(
+                ChangeEvent::Opened,
+                open[&IncidentKind::NoData].clone(),
+            ));
         }
         Transition::Resolve => {
             if let Some(mut incident) = open.remove(&IncidentKind::NoData) {
@@ -136,12 +134,7 @@ pub(crate) async fn evaluate(
                 incident.lost_energy_wh = lost;
                 incident.resolved_at = Some(now);
                 incident.add_evidence(evidence);
-                changes.push(Change {
-                    event: ChangeEvent::Resolved,
-                    incident,
-                    held: false,
-                    version: 0,
-                });
+                changes.push(Change::new(ChangeEvent::Resolved, incident));
             }
         }
         Transition::None => {
@@ -194,12 +187,7 @@ pub(crate) async fn evaluate(
                 for e in evidence {
                     incident.add_evidence(e);
                 }
-                changes.push(Change {
-                    event: ChangeEvent::Opened,
-                    incident: incident.clone(),
-                    held: false,
-                    version: 0,
-                });
+                changes.push(Change::new(ChangeEvent::Opened, incident.clone()));
                 open.insert(IncidentKind::DeviceError, incident);
             }
         }
@@ -219,12 +207,7 @@ pub(crate) async fn evaluate(
                 note: "the inverter has been producing normally again".into(),
                 data: json!({"pv_w": obs.flow.and_then(|f| f.pv_w)}),
             });
-            changes.push(Change {
-                event: ChangeEvent::Resolved,
-                incident,
-                held: false,
-                version: 0,
-            });
+            changes.push(Change::new(ChangeEvent::Resolved, incident));
         }
     }
     // Context codes explain an open incident; they do not open one.
@@ -275,12 +258,7 @@ pub(crate) async fn evaluate(
                 since,
                 now,
             );
-            changes.push(Change {
-                event: ChangeEvent::Opened,
-                incident: incident.clone(),
-                held: false,
-                version: 0,
-            });
+            changes.push(Change::new(ChangeEvent::Opened, incident.clone()));
             open.insert(IncidentKind::ZeroProduction, incident);
         }
         Transition::Resolve => {
@@ -291,12 +269,7 @@ pub(crate) async fn evaluate(
                     .model
                     .as_ref()
                     .map(|m| m.energy_wh(incident.since, now).round());
-                changes.push(Change {
-                    event: ChangeEvent::Resolved,
-                    incident,
-                    held: false,
-                    version: 0,
-                });
+                changes.push(Change::new(ChangeEvent::Resolved, incident));
             }
         }
         Transition::None => {}
@@ -362,24 +335,14 @@ pub(crate) async fn evaluate(
                     note: format!("{}: {:.2} kWh/kWp", j.day, j.yield_kwh_kwp),
                     data: json!({"peers": j.peers, "performance_index": j.pi}),
                 });
-                changes.push(Change {
-                    event: ChangeEvent::Opened,
-                    incident: incident.clone(),
-                    held: false,
-                    version: 0,
-                });
+                changes.push(Change::new(ChangeEvent::Opened, incident.clone()));
                 open.insert(IncidentKind::Underperformance, incident);
             }
             Transition::Resolve => {
                 if let Some(mut incident) = open.remove(&IncidentKind::Underperformance) {
                     incident.resolved_at = Some(now);
                     incident.resolution = Some(Resolution::Recovered);
-                    changes.push(Change {
-                        event: ChangeEvent::Resolved,
-                        incident,
-                        held: false,
-                        version: 0,
-                    });
+                    changes.push(Change::new(ChangeEvent::Resolved, incident));
                 }
             }
             Transition::None => {
@@ -402,12 +365,7 @@ pub(crate) async fn evaluate(
         if let Some(incident) = open.get(&kind)
             && !changes.iter().any(|c| c.incident.id == incident.id)
         {
-            changes.push(Change {
-                event: ChangeEvent::Updated,
-                incident: incident.clone(),
-                held: false,
-                version: 0,
-            });
+            changes.push(Change::new(ChangeEvent::Updated, incident.clone()));
         }
     }
     let held = status.notifications_held(now);

@@ -47,6 +47,19 @@ pub struct Change {
     pub version: u64,
 }
 
+impl Change {
+    /// A change of a new incident (version 0), notifications not held; the engine fills in
+    /// the version it read and the hold before committing.
+    pub fn new(event: ChangeEvent, incident: Incident) -> Self {
+        Self {
+            event,
+            incident,
+            held: false,
+            version: 0,
+        }
+    }
+}
+
 /// Turns incident changes into notification records, written in the same transaction as the
 /// change (the outbox). Implemented by `moose-notify`.
 #[async_trait]
@@ -171,12 +184,7 @@ impl StatusJob {
                 let incident =
                     new_incident(None, None, IncidentKind::UpstreamOutage, text, since, now);
                 platform.open = Some(incident.id.clone());
-                changes.push(Change {
-                    event: ChangeEvent::Opened,
-                    incident,
-                    held: false,
-                    version: 0,
-                });
+                changes.push(Change::new(ChangeEvent::Opened, incident));
             }
             Transition::Resolve => {
                 if let Some(id) = platform.open.take()

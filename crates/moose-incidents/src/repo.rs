@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use moose_domain::{SystemId, keys, time::format_utc};
-use moose_store::{Condition, Item, Key, Query, SortCondition, Store, StoreError, TxOp};
+use moose_store::codec::{from_item as decode, versioned_put};
+use moose_store::{Key, Query, SortCondition, Store, StoreError, TxOp};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
-use serde_json::{Value, json};
 
 use crate::model::{Incident, IncidentKind, SystemStatus, Track};
 
@@ -21,7 +21,6 @@ use crate::model::{Incident, IncidentKind, SystemStatus, Track};
 pub const PLATFORM_PK: &str = "Platform";
 /// GSI1 partition listing every incident by opening time.
 pub const INCIDENTS_GSI1: &str = "Incidents";
-const VERSION: &str = "version";
 
 /// The platform's own status: the upstream-outage track and its open incident.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -79,43 +78,6 @@ impl IncidentFilter {
 pub struct IncidentRepo {
     /// The store.
     pub store: Arc<dyn Store>,
-}
-
-fn decode<T: DeserializeOwned>(item: Item) -> Result<(T, u64), StoreError> {
-    let version = item.attrs.get(VERSION).and_then(Value::as_u64).unwrap_or(0);
-    let key = item.key;
-    serde_json::from_value(Value::Object(item.attrs))
-        .map(|v| (v, version))
-        .map_err(|e| StoreError::Corrupt {
-            key,
-            reason: e.to_string(),
-        })
-}
-
-fn attrs_of(value: &impl Serialize) -> Result<moose_store::Attributes, StoreError> {
-    match serde_json::to_value(value) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(StoreError::Other("not a JSON object".into())),
-        Err(e) => Err(StoreError::Other(e.into())),
-    }
-}
-
-/// The put of the next version of an item read at `version`.
-fn versioned_put(key: Key, value: &impl Serialize, version: u64) -> Result<TxOp, StoreError> {
-    let mut attrs = attrs_of(value)?;
-    attrs.insert(VERSION.into(), json!(version + 1));
-    let condition = if version == 0 {
-        Condition::NotExists
-    } else {
-        Condition::AttributeEquals {
-            name: VERSION.into(),
-            value: json!(version),
-        }
-    };
-    Ok(TxOp::Put {
-        item: Item::new(key, attrs),
-        condition,
-    })
 }
 
 impl IncidentRepo {

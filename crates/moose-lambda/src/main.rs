@@ -194,19 +194,7 @@ async fn handle(f: &Function, event: LambdaEvent<Value>) -> anyhow::Result<Value
                 .dispatcher
                 .as_ref()
                 .ok_or_else(|| anyhow::anyhow!("the notification channels are not set up"))?;
-            let mut total = moose_notify::DispatchSummary::default();
-            loop {
-                let s = dispatcher.dispatch_due(jiff::Timestamp::now()).await?;
-                total.due += s.due;
-                total.sent += s.sent;
-                total.retried += s.retried;
-                total.failed += s.failed;
-                total.cancelled += s.cancelled;
-                total.skipped += s.skipped;
-                if s.due == 0 || s.due == s.skipped {
-                    break;
-                }
-            }
+            let total = dispatcher.drain().await?;
             tracing::info!(request_id = %context.request_id, trigger, sent = total.sent, failed = total.failed, "notify-user round finished");
             Ok(serde_json::to_value(total)?)
         }

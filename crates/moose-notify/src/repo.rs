@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use moose_domain::{SystemId, UserId, keys, time::format_utc};
+use moose_store::codec::{VERSION, from_item as decode, to_attrs as attrs_of};
 use moose_store::{Condition, Item, Key, Query, SortCondition, Store, StoreError, StoreExt, TxOp};
-use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
 
 use crate::model::{DeliveryState, EscalationPolicy, FeedEntry, Notification, NotifyPrefs};
@@ -25,26 +25,6 @@ const SK_NOTIFICATION: &str = "NOTIFICATION";
 const SK_PREFS: &str = "NOTIFY_PREFS";
 const SK_POLICY: &str = "NOTIFY_POLICY";
 const FEED_PREFIX: &str = "Feed#";
-const VERSION: &str = "version";
-
-fn attrs_of(value: &impl Serialize) -> Result<moose_store::Attributes, StoreError> {
-    match serde_json::to_value(value) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(StoreError::Other("not a JSON object".into())),
-        Err(e) => Err(StoreError::Other(e.into())),
-    }
-}
-
-fn decode<T: DeserializeOwned>(item: Item) -> Result<(T, u64), StoreError> {
-    let version = item.attrs.get(VERSION).and_then(Value::as_u64).unwrap_or(0);
-    let key = item.key;
-    serde_json::from_value(Value::Object(item.attrs))
-        .map(|v| (v, version))
-        .map_err(|e| StoreError::Corrupt {
-            key,
-            reason: e.to_string(),
-        })
-}
 
 /// Notification storage over any [`Store`].
 #[derive(Debug, Clone)]

@@ -11,6 +11,7 @@
 //! This crate has no backend dependencies. Backends live in their own crates and must pass the
 //! conformance suite in `moose-store-tests`.
 
+pub mod codec;
 mod error;
 mod item;
 mod query;

@@ -8,7 +8,8 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use moose_auth::AuthService;
 
-use crate::cli::{Cli, Failure, ServeArgs, init_telemetry};
+use crate::cli::{Cli, Failure};
+use crate::poll_cmd::setup;
 use crate::{datasource, serve::open_store, signals};
 
 #[derive(Debug, Args)]
@@ -39,19 +40,6 @@ pub(crate) enum NotifyCommand {
         #[arg(long, value_name = "DIR")]
         data_dir: Option<std::path::PathBuf>,
     },
-}
-
-fn setup(
-    cli: &Cli,
-    data_dir: Option<&std::path::PathBuf>,
-) -> Result<moose_config::Config, Failure> {
-    let loaded = cli.load_config(Some(&ServeArgs {
-        bind: None,
-        data_dir: data_dir.cloned(),
-        demo: false,
-    }))?;
-    init_telemetry(&loaded)?;
-    Ok(loaded.config)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -125,21 +113,7 @@ pub(crate) fn notify(cli: &Cli, command: &NotifyCommand) -> Result<(), Failure> 
 
 /// Rounds until nothing is due; prints the totals.
 async fn run_until_idle(dispatcher: &moose_notify::Dispatcher) -> anyhow::Result<()> {
-    let mut total = moose_notify::DispatchSummary::default();
-    loop {
-        let s = dispatcher.dispatch_due(jiff::Timestamp::now()).await?;
-        total.due += s.due;
-        total.sent += s.sent;
-        total.retried += s.retried;
-        total.failed += s.failed;
-        total.cancelled += s.cancelled;
-        total.skipped += s.skipped;
-        // Records that were retried are no longer due (backoff), so an empty or all-skipped
-        // round means we are done.
-        if s.due == 0 || s.due == s.skipped {
-            break;
-        }
-    }
+    let total = dispatcher.drain().await?;
     println!(
         "{}",
         serde_json::to_string_pretty(&total).unwrap_or_default()

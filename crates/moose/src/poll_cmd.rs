@@ -35,7 +35,8 @@ pub(crate) struct BackfillArgs {
     pub data_dir: Option<std::path::PathBuf>,
 }
 
-fn setup(
+/// The configuration of a one-shot command (with `--data-dir`), with logging set up.
+pub(crate) fn setup(
     cli: &Cli,
     data_dir: Option<&std::path::PathBuf>,
 ) -> Result<moose_config::Config, Failure> {

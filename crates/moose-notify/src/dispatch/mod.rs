@@ -105,6 +105,25 @@ enum Verdict {
 }
 
 impl Dispatcher {
+    /// Rounds until nothing is due (or only records another dispatcher holds); the totals.
+    /// Records that failed transiently are not due again until their backoff ends, so this
+    /// finishes.
+    pub async fn drain(&self) -> Result<DispatchSummary, StoreError> {
+        let mut total = DispatchSummary::default();
+        loop {
+            let s = self.dispatch_due(Timestamp::now()).await?;
+            total.due += s.due;
+            total.sent += s.sent;
+            total.retried += s.retried;
+            total.failed += s.failed;
+            total.cancelled += s.cancelled;
+            total.skipped += s.skipped;
+            if s.due == 0 || s.due == s.skipped {
+                return Ok(total);
+            }
+        }
+    }
+
     /// One round: every notification due at `now` (up to the batch size).
     pub async fn dispatch_due(&self, now: Timestamp) -> Result<DispatchSummary, StoreError> {
         let mut summary = DispatchSummary::default();
