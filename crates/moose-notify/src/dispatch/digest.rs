@@ -41,14 +41,16 @@ impl Dispatcher {
                     n.attempts -= 1;
                     self.repo.save(&n, version).await?;
                 }
-                Verdict::Send => members.push((n, version)),
+                Verdict::Send(targets) => members.push((n, version, targets)),
             }
         }
-        let Some((first, _)) = members.first() else {
+        let Some((first, _, targets)) = members.first() else {
             return Ok(());
         };
+        // All members belong to one user: the first one's channels are everyone's.
+        let targets = targets.clone();
         let mut digest = first.clone();
-        let mut ids: Vec<&str> = members.iter().map(|(n, _)| n.id.as_str()).collect();
+        let mut ids: Vec<&str> = members.iter().map(|(n, _, _)| n.id.as_str()).collect();
         ids.sort_unstable();
         // The same set of notifications always makes the same key, so a resend is recognised.
         let hash = ids.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, id| {
@@ -62,13 +64,13 @@ impl Dispatcher {
             event: "digest".into(),
             severity: members
                 .iter()
-                .map(|(n, _)| n.severity.clone())
+                .map(|(n, _, _)| n.severity.clone())
                 .max_by_key(|s| severity_rank(s))
                 .unwrap_or_default(),
             subject: format!("[Moose] Daily digest: {} update(s)", members.len()),
             text: members
                 .iter()
-                .map(|(n, _)| {
+                .map(|(n, _, _)| {
                     format!(
                         "- {}\n  {}",
                         n.message.subject.trim_start_matches("[Moose] "),
@@ -83,8 +85,9 @@ impl Dispatcher {
         digest.channels = BTreeMap::new();
         let mut failed = Vec::new();
         let mut sent = 0;
-        for (kind, target) in self.targets(&digest).await? {
-            match self.send(&digest, kind, &target).await {
+        for target in &targets {
+            let kind = target.kind;
+            match self.send(&digest, target).await {
                 Ok(()) => {
                     sent += 1;
                     summary.sent += 1;
@@ -96,7 +99,7 @@ impl Dispatcher {
             }
         }
         let retry = sent == 0 && failed.iter().any(DeliveryError::is_transient);
-        for (mut n, version) in members {
+        for (mut n, version, _) in members {
             if retry && n.attempts < self.settings.max_attempts {
                 n.due_at = now + self.backoff(n.attempts, &n.id);
                 summary.retried += 1;

@@ -97,7 +97,8 @@ pub struct Dispatcher {
 }
 
 enum Verdict {
-    Send,
+    /// Deliver now to these channels (the recipient is read once per delivery).
+    Send(Vec<Target>),
     Cancel(String),
     Later(Timestamp),
     /// Hold for the daily digest at this time.
@@ -192,7 +193,7 @@ impl Dispatcher {
             }
         }
         let Some(user_id) = &n.user else {
-            return Ok(Verdict::Send);
+            return Ok(Verdict::Send(self.topic_targets()));
         };
         let user = match self.auth.user(user_id).await {
             Ok(user) => user,
@@ -225,101 +226,81 @@ impl Dispatcher {
         if let Some(end) = prefs.quiet_hours.and_then(|q| q.ends_after(now, &tz)) {
             return Ok(Verdict::Later(end));
         }
-        Ok(Verdict::Send)
+        Ok(Verdict::Send(self.targets(&user, prefs)))
     }
 
-    /// The channels of a notification's recipient, with where to send.
-    async fn targets(&self, n: &Notification) -> Result<Vec<(ChannelKind, String)>, StoreError> {
-        let Some(user_id) = &n.user else {
-            return Ok(self
-                .senders
-                .ops_topic_arn
-                .clone()
-                .map(|arn| vec![(ChannelKind::SnsTopic, arn)])
-                .unwrap_or_default());
-        };
-        let user = match self.auth.user(user_id).await {
-            Ok(user) => user,
-            Err(moose_auth::AuthError::NotFound(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(StoreError::Other(e.to_string().into())),
-        };
-        let prefs = self.repo.prefs(user_id).await?;
+    /// The operations topic, if configured.
+    fn topic_targets(&self) -> Vec<Target> {
+        self.senders
+            .ops_topic_arn
+            .clone()
+            .map(|arn| {
+                vec![Target {
+                    kind: ChannelKind::SnsTopic,
+                    address: arn,
+                    secret: None,
+                }]
+            })
+            .unwrap_or_default()
+    }
+
+    /// The channels a user has switched on and Moose can serve, with where to send.
+    fn targets(&self, user: &moose_auth::User, prefs: crate::model::NotifyPrefs) -> Vec<Target> {
         let mut out = Vec::new();
+        let target = |kind, address: &str| Target {
+            kind,
+            address: address.to_owned(),
+            secret: None,
+        };
         if prefs.email && self.senders.email.is_some() {
-            out.push((
-                ChannelKind::Email,
-                user.contacts.email.clone().unwrap_or(user.email.clone()),
-            ));
+            let address = user.contacts.email.as_deref().unwrap_or(&user.email);
+            out.push(target(ChannelKind::Email, address));
         }
         if prefs.sms
             && self.senders.sns.is_some()
             && let Some(phone) = &user.contacts.phone
         {
-            out.push((ChannelKind::Sms, phone.clone()));
+            out.push(target(ChannelKind::Sms, phone));
         }
         if prefs.webhook
-            && prefs.webhook_secret.is_some()
-            && let Some(url) = &user.contacts.webhook_url
+            && let (Some(secret), Some(url)) = (prefs.webhook_secret, &user.contacts.webhook_url)
         {
-            out.push((ChannelKind::Webhook, url.clone()));
+            out.push(Target {
+                secret: Some(secret),
+                ..target(ChannelKind::Webhook, url)
+            });
         }
-        Ok(out)
+        out
     }
 
-    async fn send(
-        &self,
-        n: &Notification,
-        kind: ChannelKind,
-        target: &str,
-    ) -> Result<(), DeliveryError> {
+    async fn send(&self, n: &Notification, target: &Target) -> Result<(), DeliveryError> {
         let msg: &OutgoingMessage = &n.message;
         let missing = |what: &str| DeliveryError::Permanent(format!("{what} is not configured"));
-        match kind {
+        let to = target.address.as_str();
+        match target.kind {
             ChannelKind::Email => {
-                self.senders
-                    .email
-                    .as_ref()
-                    .ok_or_else(|| missing("SMTP"))?
-                    .send(target, msg)
-                    .await
+                let email = self.senders.email.as_ref().ok_or_else(|| missing("SMTP"))?;
+                email.send(to, msg).await
             }
-            ChannelKind::Sms => self
-                .senders
-                .sns
-                .as_ref()
-                .ok_or_else(|| missing("SNS"))?
-                .send_sms(target, msg)
-                .await
-                .map(|_| ()),
-            ChannelKind::SnsTopic => self
-                .senders
-                .sns
-                .as_ref()
-                .ok_or_else(|| missing("SNS"))?
-                .publish_to_topic(target, msg)
-                .await
-                .map(|_| ()),
+            ChannelKind::Sms => {
+                let sns = self.senders.sns.as_ref().ok_or_else(|| missing("SNS"))?;
+                sns.send_sms(to, msg).await.map(|_| ())
+            }
+            ChannelKind::SnsTopic => {
+                let sns = self.senders.sns.as_ref().ok_or_else(|| missing("SNS"))?;
+                sns.publish_to_topic(to, msg).await.map(|_| ())
+            }
             ChannelKind::Webhook => {
-                let user = n
-                    .user
+                let secret = target
+                    .secret
                     .as_ref()
-                    .ok_or_else(|| missing("a webhook recipient"))?;
-                let secret = self
-                    .repo
-                    .prefs(user)
-                    .await
-                    .map_err(|e| DeliveryError::Transient {
-                        reason: e.to_string(),
-                        retry_after: None,
-                    })?
-                    .webhook_secret
                     .ok_or_else(|| missing("the webhook secret"))?;
-                self.senders
+                let webhook = self
+                    .senders
                     .webhook
                     .as_ref()
-                    .ok_or_else(|| missing("webhooks"))?
-                    .send(target, &secret, msg)
-                    .await
+                    .ok_or_else(|| missing("webhooks"))?;
+                webhook.send(to, secret, msg).await
             }
         }
     }
@@ -341,7 +322,7 @@ impl Dispatcher {
         n.due_at = now + self.settings.lease;
         n.attempts += 1;
         let mut version = self.repo.save(&n, version).await?;
-        match self.check(&n, now).await? {
+        let targets = match self.check(&n, now).await? {
             Verdict::Cancel(why) => {
                 // Channels that already delivered it stand: the person was told.
                 let told = n.channels.values().any(|c| c.state == DeliveryState::Sent);
@@ -371,9 +352,8 @@ impl Dispatcher {
                 self.repo.save(&n, version).await?;
                 return Ok(());
             }
-            Verdict::Send => {}
-        }
-        let targets = self.targets(&n).await?;
+            Verdict::Send(targets) => targets,
+        };
         if targets.is_empty() {
             Self::finish(
                 &mut n,
@@ -387,18 +367,19 @@ impl Dispatcher {
         }
         // A channel the user has since switched off is not waited for.
         for (kind, c) in &mut n.channels {
-            if !c.state.is_final() && !targets.iter().any(|(k, _)| k == kind) {
+            if !c.state.is_final() && !targets.iter().any(|t| t.kind == *kind) {
                 c.state = DeliveryState::Cancelled;
                 c.last_error = Some("the channel was switched off".into());
             }
         }
         let mut retry_after: Option<Duration> = None;
-        for (kind, target) in targets {
+        for target in &targets {
+            let kind = target.kind;
             let done = n.channels.get(&kind).is_some_and(|c| c.state.is_final());
             if done {
                 continue;
             }
-            let result = self.send(&n, kind, &target).await;
+            let result = self.send(&n, target).await;
             let entry = n.channels.entry(kind).or_insert(ChannelDelivery {
                 state: DeliveryState::Pending,
                 attempts: 0,
@@ -507,6 +488,14 @@ impl Dispatcher {
         }
         Ok(out)
     }
+}
+
+/// One channel of one recipient: where to send, and the webhook's signing secret.
+#[derive(Debug, Clone)]
+struct Target {
+    kind: ChannelKind,
+    address: String,
+    secret: Option<moose_domain::Secret>,
 }
 
 /// Delivery figures of one day.
