@@ -149,3 +149,118 @@ pub async fn receive(queue_url: &str) -> String {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A 10 kWp system in Vienna named `name`, with one member per `(email, role)` granted by a new
+/// admin (`admin@moose.test`); returns the members' ids in order.
+pub async fn system_with_members(
+    store: &std::sync::Arc<dyn moose_store::Store>,
+    auth: &moose_auth::AuthService,
+    system: &moose_domain::SystemId,
+    name: &str,
+    members: &[(&str, moose_auth::SystemRole)],
+) -> Vec<moose_domain::UserId> {
+    moose_solardata::SolarRepo::new(std::sync::Arc::clone(store))
+        .put_meta(&moose_solardata::SystemMeta {
+            id: system.clone(),
+            name: name.to_owned(),
+            peak_power_w: Some(10_000.0),
+            time_zone: "Europe/Vienna".into(),
+            latitude: Some(48.2),
+            longitude: Some(16.4),
+            city: None,
+            country: None,
+            installation_date: None,
+            active: true,
+        })
+        .await
+        .unwrap();
+    let password = Some("correct horse battery");
+    let created = auth
+        .create_user(
+            "admin@moose.test",
+            moose_auth::OrgRole::Admin,
+            None,
+            password,
+            None,
+        )
+        .await;
+    let Ok((admin, _)) = created else {
+        panic!("admin@moose.test already exists: one system per test store")
+    };
+    let actor = moose_auth::Principal {
+        user: admin,
+        credential: moose_auth::Credential::Supabase,
+    };
+    let mut ids = Vec::new();
+    for (email, role) in members {
+        let (u, _) = auth
+            .create_user(email, moose_auth::OrgRole::Viewer, None, password, None)
+            .await
+            .unwrap();
+        let membership = moose_auth::Membership {
+            system: system.clone(),
+            user: u.id.clone(),
+            role: *role,
+        };
+        auth.grant(&actor, membership).await.unwrap();
+        ids.push(u.id);
+    }
+    ids
+}
+
+/// Gives `user` a webhook at `url` signed with `secret`, and e-mail on or off.
+pub async fn with_webhook(
+    auth: &moose_auth::AuthService,
+    repo: &crate::NotifyRepo,
+    user: &moose_domain::UserId,
+    url: &str,
+    secret: &str,
+    email: bool,
+) {
+    let contacts = moose_auth::ContactPoints {
+        email: None,
+        phone: None,
+        webhook_url: Some(url.to_owned()),
+    };
+    let patch = moose_auth::ProfilePatch {
+        contacts: Some(contacts),
+        ..moose_auth::ProfilePatch::default()
+    };
+    auth.update_profile(user, patch, None).await.unwrap();
+    let prefs = crate::NotifyPrefs {
+        email,
+        webhook: true,
+        webhook_secret: Some(moose_domain::Secret::new(secret)),
+        ..crate::NotifyPrefs::default()
+    };
+    repo.put_prefs(user, &prefs).await.unwrap();
+}
+
+/// An open, critical device-error incident on `system` opened at `at`.
+pub fn incident(
+    system: &moose_domain::SystemId,
+    name: &str,
+    at: jiff::Timestamp,
+    title: &str,
+) -> moose_incidents::Incident {
+    use moose_incidents::{Incident, IncidentKind, Severity};
+    Incident {
+        id: Incident::make_id(IncidentKind::DeviceError, at, Some(system)),
+        system: Some(system.clone()),
+        system_name: Some(name.to_owned()),
+        kind: IncidentKind::DeviceError,
+        severity: Severity::Critical,
+        title: title.to_owned(),
+        summary: format!("{name} reports code 447."),
+        action: "Call a PV technician.".into(),
+        since: at,
+        opened_at: at,
+        last_seen_at: at,
+        resolved_at: None,
+        resolution: None,
+        lost_energy_wh: None,
+        acked_by: None,
+        acked_at: None,
+        evidence: Vec::new(),
+    }
+}

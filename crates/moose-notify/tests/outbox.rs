@@ -13,15 +13,16 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use jiff::{SignedDuration, Timestamp};
-use moose_auth::{AuthService, AuthSettings, ContactPoints, OrgRole, ProfilePatch};
+use moose_auth::{AuthService, AuthSettings, ProfilePatch, SystemRole};
 use moose_domain::{Secret, SystemId, UserId};
 use moose_incidents::{
-    Change, ChangeEvent, Incident, IncidentKind, IncidentRepo, NotificationPlanner, Severity,
+    Change, ChangeEvent, Incident, IncidentKind, IncidentRepo, NotificationPlanner,
 };
 use moose_notify::channels::webhook::verify_signature;
 use moose_notify::model::DeliveryState;
+use moose_notify::testing;
 use moose_notify::{
-    DispatchSettings, Dispatcher, NotifyPrefs, NotifyRepo, OutboxPlanner, Senders, WebhookSender,
+    DispatchSettings, Dispatcher, NotifyRepo, OutboxPlanner, Senders, WebhookSender,
     WebhookSettings,
 };
 use moose_store::Store;
@@ -88,90 +89,15 @@ async fn world(smtp: &SmtpServer, hook_url: &str) -> World {
     );
     let auth = AuthService::new(Arc::clone(&store), AuthSettings::default());
     let system = SystemId::parse("sys-1").unwrap();
-    moose_solardata::SolarRepo::new(Arc::clone(&store))
-        .put_meta(&moose_solardata::SystemMeta {
-            id: system.clone(),
-            name: "Farm North".into(),
-            peak_power_w: Some(10_000.0),
-            time_zone: "Europe/Vienna".into(),
-            latitude: Some(48.2),
-            longitude: Some(16.4),
-            city: None,
-            country: None,
-            installation_date: None,
-            active: true,
-        })
-        .await
-        .unwrap();
-    let (admin, _) = auth
-        .create_user(
-            "admin@moose.test",
-            OrgRole::Admin,
-            None,
-            Some("correct horse battery"),
-            None,
-        )
-        .await
-        .unwrap();
-    let actor = moose_auth::Principal {
-        user: admin,
-        credential: moose_auth::Credential::Supabase,
-    };
-    let mut ids = Vec::new();
-    for (email, role) in [
-        ("owner@moose.test", moose_auth::SystemRole::Owner),
-        ("installer@moose.test", moose_auth::SystemRole::Installer),
-        ("viewer@moose.test", moose_auth::SystemRole::Viewer),
-    ] {
-        let (u, _) = auth
-            .create_user(
-                email,
-                OrgRole::Viewer,
-                None,
-                Some("correct horse battery"),
-                None,
-            )
-            .await
-            .unwrap();
-        auth.grant(
-            &actor,
-            moose_auth::Membership {
-                system: system.clone(),
-                user: u.id.clone(),
-                role,
-            },
-        )
-        .await
-        .unwrap();
-        ids.push(u.id);
-    }
+    let members = [
+        ("owner@moose.test", SystemRole::Owner),
+        ("installer@moose.test", SystemRole::Installer),
+        ("viewer@moose.test", SystemRole::Viewer),
+    ];
+    let ids = testing::system_with_members(&store, &auth, &system, "Farm North", &members).await;
     let notify = NotifyRepo::new(Arc::clone(&store));
     // The owner gets e-mail and a webhook; the installer e-mail only.
-    auth.update_profile(
-        &ids[0],
-        ProfilePatch {
-            contacts: Some(ContactPoints {
-                email: None,
-                phone: None,
-                webhook_url: Some(hook_url.to_owned()),
-            }),
-            ..ProfilePatch::default()
-        },
-        None,
-    )
-    .await
-    .unwrap();
-    notify
-        .put_prefs(
-            &ids[0],
-            &NotifyPrefs {
-                webhook: true,
-                webhook_secret: Some(Secret::new(SECRET)),
-                ..NotifyPrefs::default()
-            },
-        )
-        .await
-        .unwrap();
+    testing::with_webhook(&auth, &notify, &ids[0], hook_url, SECRET, true).await;
     let dispatcher = Dispatcher {
         repo: notify.clone(),
         incidents: IncidentRepo::new(Arc::clone(&store)),
@@ -207,25 +133,7 @@ async fn world(smtp: &SmtpServer, hook_url: &str) -> World {
 }
 
 fn incident(system: &SystemId, at: Timestamp) -> Incident {
-    Incident {
-        id: Incident::make_id(IncidentKind::DeviceError, at, Some(system)),
-        system: Some(system.clone()),
-        system_name: Some("Farm North".into()),
-        kind: IncidentKind::DeviceError,
-        severity: Severity::Critical,
-        title: "Insulation fault at Farm North".into(),
-        summary: "Farm North reports code 447.".into(),
-        action: "Call a PV technician.".into(),
-        since: at,
-        opened_at: at,
-        last_seen_at: at,
-        resolved_at: None,
-        resolution: None,
-        lost_energy_wh: None,
-        acked_by: None,
-        acked_at: None,
-        evidence: Vec::new(),
-    }
+    testing::incident(system, "Farm North", at, "Insulation fault at Farm North")
 }
 
 /// Writes the incident with its planned notifications in one transaction, as the engine does.

@@ -14,13 +14,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use jiff::Timestamp;
-use moose_auth::{AuthService, AuthSettings, ContactPoints, OrgRole, ProfilePatch};
+use moose_auth::{AuthService, AuthSettings};
 use moose_domain::{Secret, SystemId};
-use moose_incidents::{
-    Change, ChangeEvent, Incident, IncidentKind, IncidentRepo, NotificationPlanner, Severity,
-};
+use moose_incidents::{Change, ChangeEvent, IncidentRepo, NotificationPlanner};
 use moose_notify::model::DeliveryState;
-use moose_notify::{NotifyPrefs, NotifyRepo, OutboxPlanner};
+use moose_notify::{NotifyRepo, OutboxPlanner, testing};
 use moose_store::Store;
 
 const BIN: &str = env!("CARGO_BIN_EXE_moose");
@@ -60,83 +58,13 @@ async fn seed(dir: &std::path::Path, hook_url: &str) -> Vec<String> {
             .unwrap(),
     );
     let auth = AuthService::new(Arc::clone(&store), AuthSettings::default());
-    let (admin, _) = auth
-        .create_user(
-            "admin@moose.test",
-            OrgRole::Admin,
-            None,
-            Some("correct horse battery"),
-            None,
-        )
-        .await
-        .unwrap();
-    let (owner, _) = auth
-        .create_user(
-            "owner@moose.test",
-            OrgRole::Viewer,
-            None,
-            Some("correct horse battery"),
-            None,
-        )
-        .await
-        .unwrap();
     let system = SystemId::parse("sys-crash").unwrap();
-    moose_solardata::SolarRepo::new(Arc::clone(&store))
-        .put_meta(&moose_solardata::SystemMeta {
-            id: system.clone(),
-            name: "Crash Farm".into(),
-            peak_power_w: Some(5000.0),
-            time_zone: "UTC".into(),
-            latitude: None,
-            longitude: None,
-            city: None,
-            country: None,
-            installation_date: None,
-            active: true,
-        })
+    let members = [("owner@moose.test", moose_auth::SystemRole::Owner)];
+    let owner = testing::system_with_members(&store, &auth, &system, "Crash Farm", &members)
         .await
-        .unwrap();
-    let actor = moose_auth::Principal {
-        user: admin,
-        credential: moose_auth::Credential::Supabase,
-    };
-    auth.grant(
-        &actor,
-        moose_auth::Membership {
-            system: system.clone(),
-            user: owner.id.clone(),
-            role: moose_auth::SystemRole::Owner,
-        },
-    )
-    .await
-    .unwrap();
-    auth.update_profile(
-        &owner.id,
-        ProfilePatch {
-            contacts: Some(ContactPoints {
-                email: None,
-                phone: None,
-                webhook_url: Some(hook_url.to_owned()),
-            }),
-            ..ProfilePatch::default()
-        },
-        None,
-    )
-    .await
-    .unwrap();
+        .remove(0);
     let notify = NotifyRepo::new(Arc::clone(&store));
-    notify
-        .put_prefs(
-            &owner.id,
-            &NotifyPrefs {
-                email: false,
-                webhook: true,
-                webhook_secret: Some(Secret::new(SECRET)),
-                ..NotifyPrefs::default()
-            },
-        )
-        .await
-        .unwrap();
+    testing::with_webhook(&auth, &notify, &owner, hook_url, SECRET, false).await;
     let planner = OutboxPlanner {
         auth,
         repo: notify,
@@ -148,25 +76,7 @@ async fn seed(dir: &std::path::Path, hook_url: &str) -> Vec<String> {
     let mut expected = Vec::new();
     for i in 0..INCIDENTS {
         let at = start + jiff::SignedDuration::from_millis(i as i64);
-        let incident = Incident {
-            id: Incident::make_id(IncidentKind::DeviceError, at, Some(&system)),
-            system: Some(system.clone()),
-            system_name: Some("Crash Farm".into()),
-            kind: IncidentKind::DeviceError,
-            severity: Severity::Critical,
-            title: format!("Fault {i}"),
-            summary: "test".into(),
-            action: "none".into(),
-            since: at,
-            opened_at: at,
-            last_seen_at: at,
-            resolved_at: None,
-            resolution: None,
-            lost_energy_wh: None,
-            acked_by: None,
-            acked_at: None,
-            evidence: Vec::new(),
-        };
+        let incident = testing::incident(&system, "Crash Farm", at, &format!("Fault {i}"));
         let change = Change {
             event: ChangeEvent::Opened,
             incident: incident.clone(),
@@ -176,7 +86,7 @@ async fn seed(dir: &std::path::Path, hook_url: &str) -> Vec<String> {
         let mut ops = vec![IncidentRepo::incident_op(&incident, 0).unwrap()];
         ops.extend(planner.plan(&change).await.unwrap());
         incidents.commit(ops).await.unwrap();
-        expected.push(format!("{}.open.{}", incident.id, owner.id));
+        expected.push(format!("{}.open.{}", incident.id, owner));
     }
     store.close().await.unwrap();
     expected
