@@ -216,19 +216,24 @@ async fn decide(
         }
         _ => None,
     };
+    if principal.is_none() && rule != Rule::Public {
+        // Before the path is looked at: without a token every system-scoped route answers
+        // the same 401, whatever the id.
+        return Err(moose_auth::Denied::Unauthenticated.into());
+    }
     let system = match rule {
         Rule::SystemRead | Rule::SystemManage => {
             let params = req
                 .extract_parts::<axum::extract::RawPathParams>()
                 .await
-                .map_err(|_| ApiError::NotFound("no such system".into()))?;
+                .map_err(|_| no_such_system())?;
             let raw = params
                 .iter()
                 .find(|(k, _)| *k == "system")
                 .map(|(_, v)| v.to_owned());
             Some(
                 raw.and_then(|r| SystemId::parse(r).ok())
-                    .ok_or_else(|| ApiError::NotFound("no such system".into()))?,
+                    .ok_or_else(no_such_system)?,
             )
         }
         _ => None,
@@ -238,7 +243,7 @@ async fn decide(
             if !state.auth.system_exists(s).await? {
                 // Unauthenticated callers were refused above; for everyone else a missing
                 // system and an invisible one look the same.
-                return Err(ApiError::NotFound("no such system".into()));
+                return Err(no_such_system());
             }
             state.auth.membership(&p.user.id, s).await?
         }
@@ -251,6 +256,16 @@ async fn decide(
         is_read,
         system.as_ref(),
         membership,
-    )?;
+    )
+    .map_err(|denied| match denied {
+        moose_auth::Denied::Hidden => no_such_system(),
+        other => other.into(),
+    })?;
     Ok(principal)
+}
+
+/// The one answer for a system that does not exist *and* for one the caller may not see:
+/// byte-for-byte the same, so that the answer does not reveal which.
+fn no_such_system() -> ApiError {
+    ApiError::NotFound("no such system".into())
 }

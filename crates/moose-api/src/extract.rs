@@ -2,7 +2,7 @@
 //! body as everything else and says what is wrong.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -97,6 +97,40 @@ where
                 ),
             )),
             Err(other) => Err(ApiError::bad_request("invalid_query", other.body_text())),
+        }
+    }
+}
+
+/// Longest path parameter considered: ids are at most `moose_domain::MAX_ID_LEN` (128)
+/// characters, so anything longer names nothing and never reaches the store.
+const MAX_PATH_PARAM: usize = 256;
+
+/// `Path<T>` with JSON error responses: a parameter that is not valid UTF-8 or does not parse is
+/// a 400 naming the problem; an overlong one a 404 (it cannot name anything).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        if let Ok(raw) = RawPathParams::from_request_parts(parts, state).await
+            && let Some((name, _)) = raw.iter().find(|(_, v)| v.len() > MAX_PATH_PARAM)
+        {
+            return Err(ApiError::NotFound(format!(
+                "{name}: no such resource (longer than {MAX_PATH_PARAM} characters)"
+            )));
+        }
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::bad_request(
+                "invalid_path",
+                format!("invalid path parameter: {}", rejection.body_text()),
+            )),
         }
     }
 }

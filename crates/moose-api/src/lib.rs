@@ -12,8 +12,8 @@ mod health;
 mod middleware;
 mod openapi;
 mod routes;
+mod server;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,14 +21,14 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use moose_auth::AuthService;
 use moose_store::Store;
-use tokio::net::TcpListener;
 
 pub use access::{ROUTES, RouteSpec};
 pub use error::{ApiError, ApiResult};
-pub use extract::{ApiJson, ApiQuery};
+pub use extract::{ApiJson, ApiPath, ApiQuery};
 pub use middleware::REQUEST_ID_HEADER;
 pub use moose_auth::AuthSettings;
 pub use openapi::openapi;
+pub use server::{ConnectionLimits, serve};
 
 /// Everything a handler may use. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -92,19 +92,6 @@ pub fn with_edge(routes: Router, limits: HttpLimits) -> Router {
             middleware::timeout,
         ))
         .layer(axum::middleware::from_fn(middleware::catch_panic))
+        .layer(axum::middleware::from_fn(middleware::json_errors))
         .layer(axum::middleware::from_fn(middleware::request_context))
-}
-
-/// Serves `app` on `listener` until `shutdown` completes, then stops accepting connections
-/// and waits for in-flight requests to finish (the caller bounds that wait).
-pub async fn serve(
-    listener: TcpListener,
-    app: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    // Connection info gives handlers the client address (sign-in throttling, activity log).
-    let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown)
-        .await
 }

@@ -103,6 +103,19 @@ async fn every_route_refuses_every_bad_caller_and_changes_nothing() {
                     "{name}: a viewer of A asking about B must not learn B exists: {}",
                     r.body
                 );
+                let missing = org
+                    .call(
+                        route.method,
+                        &instantiate(route.path, "Z", &target),
+                        Some(&viewer_token),
+                        body_for(route.method),
+                    )
+                    .await;
+                assert_eq!(
+                    (missing.status, missing.body.to_string()),
+                    (r.status, r.body.to_string()),
+                    "{name}: a foreign system and a missing one answer byte for byte the same"
+                );
                 let r = org
                     .call(
                         route.method,

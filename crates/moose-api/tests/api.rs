@@ -339,6 +339,7 @@ async fn real_server_serves_http_and_drains_on_shutdown() {
     let server = tokio::spawn(moose_api::serve(
         listener,
         app,
+        moose_api::ConnectionLimits::default(),
         shutdown.clone().cancelled_owned(),
     ));
     let client = reqwest::Client::new();

@@ -21,9 +21,10 @@ pub use model::{
     ContactPoints, Credential, IdentitySource, Membership, OrgRole, Principal, SystemRole, User,
 };
 pub use password::{MIN_PASSWORD_LEN, hash_password, verify_password};
-pub use policy::{Denied, Rule};
+pub use policy::{Denied, MemberChange, Rule};
 pub use repo::{Activity, StoredApiKey};
 pub use service::{
-    API_KEY_PREFIX, AuthError, AuthService, AuthSettings, ProfilePatch, TokenPair, valid_email,
+    API_KEY_PREFIX, AuthError, AuthService, AuthSettings, MAX_EMAIL_LEN, MAX_PASSWORD_LEN,
+    ProfilePatch, TokenPair, check_webhook_url, valid_email,
 };
 pub use throttle::{PER_ACCOUNT, PER_ADDRESS, WINDOW};

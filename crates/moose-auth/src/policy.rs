@@ -92,6 +92,66 @@ pub fn authorize(
     }
 }
 
+/// A change to one membership of a system, as the policy sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberChange {
+    /// The caller's own role on the system, if any.
+    pub actor_role: Option<SystemRole>,
+    /// Whether the caller changes their own membership.
+    pub on_self: bool,
+    /// The target's role before the change (`None`: not a member).
+    pub current: Option<SystemRole>,
+    /// The target's role after the change (`None`: revoked).
+    pub new: Option<SystemRole>,
+    /// How many owners the system has besides the target.
+    pub other_owners: usize,
+}
+
+/// The system role a caller manages members with: administrators act as owners of every
+/// system, fleet managers as installers of every system, everyone else with their membership.
+fn managing_level(principal: &Principal, actor_role: Option<SystemRole>) -> Option<SystemRole> {
+    let fleet = match principal.user.role {
+        OrgRole::Admin => Some(SystemRole::Owner),
+        OrgRole::FleetManager => Some(SystemRole::Installer),
+        OrgRole::Viewer | OrgRole::Technician => None,
+    };
+    fleet.max(actor_role)
+}
+
+/// Decides a grant, change or revocation of a system membership:
+/// - only owners and installers of the system (and fleet-wide roles) manage members;
+/// - nobody grants a role above their own (an installer cannot make anyone, themself included,
+///   an owner);
+/// - only owners of the system and administrators change or remove an owner;
+/// - a system never loses its last owner by someone else's hand (an owner may still step down).
+pub fn authorize_member_change(principal: &Principal, change: MemberChange) -> Result<(), Denied> {
+    let Some(level) =
+        managing_level(principal, change.actor_role).filter(|l| *l >= SystemRole::Installer)
+    else {
+        return Err(Denied::Forbidden(
+            "only owners, installers and fleet managers manage a system's members",
+        ));
+    };
+    if change.new.is_some_and(|new| new > level) {
+        return Err(Denied::Forbidden(
+            "nobody grants a role above their own on the system",
+        ));
+    }
+    if change.current == Some(SystemRole::Owner) && level < SystemRole::Owner {
+        return Err(Denied::Forbidden(
+            "only the system's owners and administrators change an owner's membership",
+        ));
+    }
+    let loses_owner =
+        change.current == Some(SystemRole::Owner) && change.new != Some(SystemRole::Owner);
+    if loses_owner && change.other_owners == 0 && !change.on_self {
+        return Err(Denied::Forbidden(
+            "a system keeps at least one owner: make someone else owner first",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +174,81 @@ mod tests {
                 session: "s".into(),
             },
         }
+    }
+
+    /// Every combination of caller, target role and new role, against the rules written out.
+    #[test]
+    fn member_changes() {
+        use SystemRole::*;
+        let roles = [
+            None,
+            Some(Viewer),
+            Some(Technician),
+            Some(Installer),
+            Some(Owner),
+        ];
+        let callers = [
+            (crate::OrgRole::Viewer, None),
+            (crate::OrgRole::Viewer, Some(Viewer)),
+            (crate::OrgRole::Technician, Some(Technician)),
+            (crate::OrgRole::Viewer, Some(Installer)),
+            (crate::OrgRole::Viewer, Some(Owner)),
+            (crate::OrgRole::FleetManager, None),
+            (crate::OrgRole::Admin, None),
+        ];
+        for (org, actor_role) in callers {
+            let p = principal(org);
+            let level = match org {
+                crate::OrgRole::Admin => Some(Owner),
+                crate::OrgRole::FleetManager => Some(Installer),
+                _ => None,
+            }
+            .max(actor_role);
+            for current in roles {
+                for new in roles {
+                    for other_owners in [0, 1] {
+                        for on_self in [false, true] {
+                            let change = MemberChange {
+                                actor_role,
+                                on_self,
+                                current,
+                                new,
+                                other_owners,
+                            };
+                            let expected = level.is_some_and(|l| l >= Installer)
+                                && new.is_none_or(|n| Some(n) <= level)
+                                && (current != Some(Owner) || level == Some(Owner))
+                                && !(current == Some(Owner)
+                                    && new != Some(Owner)
+                                    && other_owners == 0
+                                    && !on_self);
+                            assert_eq!(
+                                authorize_member_change(&p, change).is_ok(),
+                                expected,
+                                "{org:?}/{actor_role:?}: {change:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        let installer = principal(crate::OrgRole::Viewer);
+        let promote_self = MemberChange {
+            actor_role: Some(Installer),
+            on_self: true,
+            current: Some(Installer),
+            new: Some(Owner),
+            other_owners: 1,
+        };
+        assert!(authorize_member_change(&installer, promote_self).is_err());
+        let remove_owner = MemberChange {
+            actor_role: Some(Installer),
+            on_self: false,
+            current: Some(Owner),
+            new: None,
+            other_owners: 0,
+        };
+        assert!(authorize_member_change(&installer, remove_owner).is_err());
     }
 
     #[test]

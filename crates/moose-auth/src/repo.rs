@@ -46,6 +46,10 @@ pub(crate) struct StoredUser {
 pub(crate) struct StoredSession {
     pub(crate) user_id: UserId,
     pub(crate) refresh_hash: String,
+    /// The hash of the refresh secret this one replaced: presenting that old secret again
+    /// proves the refresh token was copied, and ends the session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) previous_hash: Option<String>,
     pub(crate) expires_at: i64,
     pub(crate) ip: Option<String>,
 }
@@ -234,10 +238,27 @@ impl Repo {
         self.query_decoded(&q).await
     }
 
-    /// Grants (or changes) a membership on both sides in one transaction.
-    pub(crate) async fn grant(&self, m: &Membership) -> Result<(), StoreError> {
+    /// A check that `owner` is still an owner of `system`: added to a change that takes an
+    /// owner away, so that two owners removing each other at once cannot both succeed.
+    fn still_owner(system: &SystemId, owner: &UserId) -> TxOp {
+        TxOp::Check {
+            key: Key::new(keys::system_pk(system), keys::member_sk(owner)),
+            condition: Condition::AttributeEquals {
+                name: "role".into(),
+                value: Value::String(SystemRole::Owner.as_str().into()),
+            },
+        }
+    }
+
+    /// Grants (or changes) a membership on both sides in one transaction; `keep_owner` names
+    /// another owner who must still be one when the change lands.
+    pub(crate) async fn grant(
+        &self,
+        m: &Membership,
+        keep_owner: Option<&UserId>,
+    ) -> Result<(), StoreError> {
         let body = to_attrs(m);
-        let ops = vec![
+        let mut ops = vec![
             TxOp::Put {
                 item: Item::new(
                     Key::new(keys::user_pk(&m.user), keys::membership_sk(&m.system)),
@@ -257,12 +278,20 @@ impl Repo {
                 condition: Condition::Exists,
             },
         ];
+        ops.extend(keep_owner.map(|o| Self::still_owner(&m.system, o)));
         self.store.transact(ops).await
     }
 
-    /// Revokes a membership on both sides; `NotFound` if there was none.
-    pub(crate) async fn revoke(&self, user: &UserId, system: &SystemId) -> Result<(), StoreError> {
-        let ops = vec![
+    /// Revokes a membership on both sides; `Conflict` if there was none (or `keep_owner` is no
+    /// longer an owner). `keep_owner` as for
+    /// [`Repo::grant`].
+    pub(crate) async fn revoke(
+        &self,
+        user: &UserId,
+        system: &SystemId,
+        keep_owner: Option<&UserId>,
+    ) -> Result<(), StoreError> {
+        let mut ops = vec![
             TxOp::Delete {
                 key: Key::new(keys::user_pk(user), keys::membership_sk(system)),
                 condition: Condition::Exists,
@@ -272,16 +301,17 @@ impl Repo {
                 condition: Condition::None,
             },
         ];
-        self.store.transact(ops).await.map_err(|e| match e {
-            StoreError::Conflict { .. } => StoreError::NotFound {
-                key: Key::new(keys::user_pk(user), keys::membership_sk(system)),
-            },
-            other => other,
-        })
+        ops.extend(keep_owner.map(|o| Self::still_owner(system, o)));
+        self.store.transact(ops).await
     }
 
+    /// Sessions are keyed by the SHA-256 of their id: the id is in every access token, and a
+    /// read of the table must not yield ids that, with the signing key, make valid tokens.
     fn session_key(id: &str) -> Key {
-        Key::new(keys::session_pk(id), keys::SK_SESSION)
+        Key::new(
+            keys::session_pk(&crate::crypto::sha256_hex(id)),
+            keys::SK_SESSION,
+        )
     }
 
     pub(crate) async fn session(&self, id: &str) -> Result<Option<StoredSession>, StoreError> {
@@ -303,6 +333,54 @@ impl Repo {
         self.store
             .delete(&Self::session_key(id), Condition::None)
             .await
+    }
+
+    /// The local account a Supabase user id was linked to, if any.
+    pub(crate) async fn supabase_link(&self, sub: &str) -> Result<Option<UserId>, StoreError> {
+        let item = self
+            .store
+            .get(&Key::new(
+                keys::supabase_link_pk(sub),
+                keys::SK_IDENTITY_LINK,
+            ))
+            .await?;
+        Ok(item
+            .as_ref()
+            .and_then(|i| i.str_attr("user_id"))
+            .and_then(|id| UserId::parse(id).ok()))
+    }
+
+    /// Links a Supabase user id to a local account; `Conflict` if the id is linked already.
+    pub(crate) async fn link_supabase(&self, sub: &str, user: &UserId) -> Result<(), StoreError> {
+        let ops = vec![
+            TxOp::Put {
+                item: Item::new(
+                    Key::new(keys::supabase_link_pk(sub), keys::SK_IDENTITY_LINK),
+                    attrs(json!({"user_id": user})),
+                ),
+                condition: Condition::NotExists,
+            },
+            TxOp::Check {
+                key: Self::profile_key(user),
+                condition: Condition::Exists,
+            },
+        ];
+        self.store.transact(ops).await
+    }
+
+    /// The other owners of a system than `except`.
+    pub(crate) async fn other_owners(
+        &self,
+        system: &SystemId,
+        except: &UserId,
+    ) -> Result<Vec<UserId>, StoreError> {
+        Ok(self
+            .members_of(system)
+            .await?
+            .into_iter()
+            .filter(|m| m.role == SystemRole::Owner && &m.user != except)
+            .map(|m| m.user)
+            .collect())
     }
 
     pub(crate) async fn api_key(&self, id: &str) -> Result<Option<StoredApiKey>, StoreError> {

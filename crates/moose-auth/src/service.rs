@@ -19,7 +19,7 @@ use crate::tokens::{LocalTokens, is_moose_token};
 mod accounts;
 mod grants;
 
-pub use accounts::{ProfilePatch, valid_email};
+pub use accounts::{ProfilePatch, check_webhook_url, valid_email};
 
 /// Prefix of API keys (`mk_<id>_<secret>`), so they are recognisable in secret scanners.
 pub const API_KEY_PREFIX: &str = "mk_";
@@ -94,8 +94,15 @@ pub struct AuthService {
     settings: AuthSettings,
     local: Arc<tokio::sync::OnceCell<LocalTokens>>,
     supabase: Option<Arc<SupabaseVerifier>>,
-    throttle: Arc<Throttle>,
+    throttle: Throttle,
 }
+
+/// Longest e-mail address accepted anywhere (RFC 5321's path limit).
+pub const MAX_EMAIL_LEN: usize = 254;
+/// Longest password accepted: far above any passphrase, and it bounds Argon2's input.
+pub const MAX_PASSWORD_LEN: usize = 1024;
+/// Longest session id or refresh secret considered (Moose issues 24 and 43 characters).
+const MAX_TOKEN_PART_LEN: usize = 128;
 
 impl AuthService {
     /// A service over `store`.
@@ -107,11 +114,11 @@ impl AuthService {
             ))
         });
         Self {
+            throttle: Throttle::new(Arc::clone(&store)),
             repo: Repo { store },
             settings,
             local: Arc::default(),
             supabase,
-            throttle: Arc::default(),
         }
     }
 
@@ -157,6 +164,7 @@ impl AuthService {
             AuthError::Unauthenticated
         })?;
         let id = UserId::parse(&claims.sub).map_err(|_| AuthError::Unauthenticated)?;
+        let id = self.repo.supabase_link(id.as_str()).await?.unwrap_or(id);
         let user = match self.repo.user(&id).await? {
             Some(stored) if stored.user.disabled => return Err(AuthError::Unauthenticated),
             Some(stored) => stored.user,
@@ -199,8 +207,23 @@ impl AuthService {
                 .await;
                 Ok(user)
             }
-            // Two first requests raced; the other created it.
-            Err(StoreError::Conflict { .. }) => self.active_user(id).await,
+            Err(StoreError::Conflict { .. }) => {
+                if self.repo.user(id).await?.is_some() {
+                    // Two first requests raced; the other created it.
+                    return self.active_user(id).await;
+                }
+                // The e-mail is claimed by another account, typically a local one made before
+                // Supabase was switched on. Linking by e-mail alone would let whoever controls
+                // a Supabase account with that address take the local account over, so an
+                // administrator links them explicitly.
+                tracing::warn!(
+                    supabase_user = %id,
+                    "a Supabase user's e-mail belongs to an existing Moose account; refusing until an administrator links them with `moose users link-supabase --email <address> --supabase-id {id}`"
+                );
+                Err(AuthError::Forbidden(format!(
+                    "the e-mail address of this Supabase account belongs to an existing Moose account; an administrator can link the two with `moose users link-supabase --email <address> --supabase-id {id}`"
+                )))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -214,6 +237,9 @@ impl AuthService {
 
     async fn authenticate_api_key(&self, rest: &str) -> Result<Principal, AuthError> {
         let (id, secret) = rest.split_once('_').ok_or(AuthError::Unauthenticated)?;
+        if !grants::valid_key_id(id) || secret.len() > MAX_TOKEN_PART_LEN {
+            return Err(AuthError::Unauthenticated);
+        }
         let key = self
             .repo
             .api_key(id)
@@ -222,11 +248,18 @@ impl AuthService {
         if key.revoked || !constant_time_eq(&key.hash, &sha256_hex(secret)) {
             return Err(AuthError::Unauthenticated);
         }
+        // A key acts with at most its creator's *current* role, and stops with its creator: a
+        // demoted or disabled administrator's keys must not keep their old power.
+        let creator = match self.repo.user(&key.created_by).await? {
+            Some(stored) if !stored.user.disabled => stored.user,
+            _ => return Err(AuthError::Unauthenticated),
+        };
+        let role = key.role.min(creator.role);
         let user = User {
             id: UserId::parse(format!("apikey:{id}")).map_err(|_| AuthError::Unauthenticated)?,
             email: format!("{id}@api-keys.invalid"),
             name: Some(key.name.clone()),
-            role: key.role,
+            role,
             disabled: false,
             time_zone: "UTC".into(),
             language: "en".into(),
@@ -249,9 +282,22 @@ impl AuthService {
         password: &str,
         ip: Option<&str>,
     ) -> Result<TokenPair, AuthError> {
+        if email.len() > MAX_EMAIL_LEN {
+            return Err(AuthError::Invalid(format!(
+                "email: at most {MAX_EMAIL_LEN} characters"
+            )));
+        }
+        if password.len() > MAX_PASSWORD_LEN {
+            return Err(AuthError::Invalid(format!(
+                "password: at most {MAX_PASSWORD_LEN} characters"
+            )));
+        }
         let email = email.trim().to_lowercase();
-        self.throttle
-            .check(&email, ip)
+        // Counted before the hash is checked, so concurrent guesses cannot exceed the limit.
+        let attempt = self
+            .throttle
+            .begin(&email, ip)
+            .await?
             .map_err(AuthError::Throttled)?;
         let stored = self.repo.user_by_email(&email).await?;
         let hash = stored
@@ -262,7 +308,6 @@ impl AuthService {
         let user = match stored {
             Some(s) if verified && s.password_hash.is_some() && !s.user.disabled => s.user,
             other => {
-                self.throttle.fail(&email, ip);
                 if let Some(s) = other {
                     self.log(
                         &s.user.id,
@@ -278,10 +323,10 @@ impl AuthService {
                 return Err(AuthError::Unauthenticated);
             }
         };
-        self.throttle.succeed(&email);
+        self.throttle.succeeded(&attempt).await?;
         let session = random_token(18);
         let pair = self
-            .new_session(&user.id, &session, ip, Condition::NotExists)
+            .new_session(&user.id, &session, ip, Condition::NotExists, None)
             .await?;
         self.log(&user.id, "sign_in", None, ip, json!({"method": "password"}))
             .await;
@@ -294,12 +339,14 @@ impl AuthService {
         session: &str,
         ip: Option<&str>,
         condition: Condition,
+        previous_hash: Option<String>,
     ) -> Result<TokenPair, AuthError> {
         let secret = random_token(32);
         let ttl = i64::try_from(self.settings.refresh_ttl.as_secs()).unwrap_or(i64::MAX);
         let stored = StoredSession {
             user_id: user.clone(),
             refresh_hash: sha256_hex(&secret),
+            previous_hash,
             expires_at: Timestamp::now().as_second().saturating_add(ttl),
             ip: ip.map(str::to_owned),
         };
@@ -316,8 +363,10 @@ impl AuthService {
         })
     }
 
-    /// Exchanges a refresh token for new tokens, rotating it. Presenting an already-used refresh
-    /// token ends the session: it means the token was copied.
+    /// Exchanges a refresh token for new tokens, rotating it. Presenting the refresh token that
+    /// the last refresh replaced ends the session: it means the token was copied. A secret that
+    /// was never issued proves nothing (the session id alone is in every access token), so it
+    /// is refused without touching the session.
     pub async fn refresh(
         &self,
         refresh_token: &str,
@@ -326,12 +375,27 @@ impl AuthService {
         let (session, secret) = refresh_token
             .split_once('.')
             .ok_or(AuthError::Unauthenticated)?;
+        if session.is_empty()
+            || session.len() > MAX_TOKEN_PART_LEN
+            || secret.len() > MAX_TOKEN_PART_LEN
+        {
+            return Err(AuthError::Unauthenticated);
+        }
         let stored = self
             .repo
             .session(session)
             .await?
             .ok_or(AuthError::Unauthenticated)?;
-        if !constant_time_eq(&stored.refresh_hash, &sha256_hex(secret)) {
+        let presented = sha256_hex(secret);
+        if !constant_time_eq(&stored.refresh_hash, &presented) {
+            let reused = stored
+                .previous_hash
+                .as_deref()
+                .is_some_and(|old| constant_time_eq(old, &presented));
+            if !reused {
+                tracing::info!("refresh refused: the secret does not match the session");
+                return Err(AuthError::Unauthenticated);
+            }
             self.repo.delete_session(session).await?;
             self.log(
                 &stored.user_id,
@@ -350,16 +414,22 @@ impl AuthService {
         self.active_user(&stored.user_id).await?;
         let guard = Condition::AttributeEquals {
             name: "refresh_hash".into(),
-            value: Value::String(stored.refresh_hash),
+            value: Value::String(stored.refresh_hash.clone()),
         };
-        self.new_session(&stored.user_id, session, ip, guard)
-            .await
-            .map_err(|e| match e {
-                AuthError::Store(StoreError::Conflict { .. } | StoreError::NotFound { .. }) => {
-                    AuthError::Unauthenticated
-                }
-                other => other,
-            })
+        self.new_session(
+            &stored.user_id,
+            session,
+            ip,
+            guard,
+            Some(stored.refresh_hash),
+        )
+        .await
+        .map_err(|e| match e {
+            AuthError::Store(StoreError::Conflict { .. } | StoreError::NotFound { .. }) => {
+                AuthError::Unauthenticated
+            }
+            other => other,
+        })
     }
 
     /// Ends the caller's session (Moose tokens); other credentials have nothing to end.
@@ -370,6 +440,41 @@ impl AuthService {
                 .await;
         }
         Ok(())
+    }
+
+    /// Links a Supabase user id to the local account with `email`, so that the Supabase user
+    /// signs in as that account. For accounts that existed before Supabase was switched on.
+    pub async fn link_supabase(&self, email: &str, supabase_id: &str) -> Result<User, AuthError> {
+        let sub = UserId::parse(supabase_id)
+            .map_err(|e| AuthError::Invalid(format!("supabase id: {e}")))?;
+        let stored = self
+            .repo
+            .user_by_email(&email.trim().to_lowercase())
+            .await?
+            .ok_or_else(|| AuthError::NotFound(format!("no account with e-mail {email}")))?;
+        if self.repo.user(&sub).await?.is_some() {
+            return Err(AuthError::Conflict(format!(
+                "Supabase user {sub} already has a Moose account of its own"
+            )));
+        }
+        self.repo
+            .link_supabase(sub.as_str(), &stored.user.id)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict { .. } => {
+                    AuthError::Conflict(format!("Supabase user {sub} is already linked"))
+                }
+                other => other.into(),
+            })?;
+        self.log(
+            &stored.user.id,
+            "supabase_linked",
+            None,
+            None,
+            json!({"supabase_id": sub}),
+        )
+        .await;
+        Ok(stored.user)
     }
 
     /// A user's recent activity, newest first.

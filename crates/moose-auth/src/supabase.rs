@@ -2,8 +2,11 @@
 //!
 //! Asymmetric keys (ES256, RS256, EdDSA) come from the project's JWKS endpoint
 //! (`<SUPABASE_URL>/auth/v1/.well-known/jwks.json`), cached for ten minutes and refetched early
-//! when a token names an unknown `kid` (key rotation), at most every 30 seconds so that garbage
-//! tokens cannot make us hammer Supabase. The legacy shared-secret mode (HS256) is used only when
+//! when a token names an unknown `kid` (key rotation). Refetching is bounded so that junk tokens
+//! can neither hammer Supabase nor delay real users: at most one fetch is in flight, at most one
+//! starts per 30 seconds (counted from the last attempt, successful or not, so an unknown `kid`
+//! is answered from that "negative cache" without a fetch), and no lock is held while a fetch
+//! runs, so a token whose key is cached is verified at once even while Supabase hangs. The legacy shared-secret mode (HS256) is used only when
 //! a JWT secret is configured. The token's algorithm must be the key's algorithm (no algorithm
 //! confusion); `none` is never accepted; `iss` must be the project's, `aud` must be
 //! `authenticated`, and `exp`/`nbf` are checked with 30 s of leeway.
@@ -15,7 +18,6 @@ use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use moose_domain::Secret;
 use serde::Deserialize;
-use tokio::sync::Mutex;
 
 const CACHE_TTL: Duration = Duration::from_secs(600);
 const MIN_REFETCH: Duration = Duration::from_secs(30);
@@ -44,7 +46,19 @@ pub enum SupabaseError {
 #[derive(Default)]
 struct Cache {
     keys: HashMap<String, (DecodingKey, Algorithm)>,
+    /// The last successful fetch.
     fetched: Option<Instant>,
+    /// The last fetch started, successful or not: the refetch rate limit counts from here.
+    attempted: Option<Instant>,
+    /// Fetches started so far: a caller that waited for someone else's fetch sees it changed
+    /// and does not fetch again.
+    generation: u64,
+}
+
+impl Cache {
+    fn may_refetch(&self, min_interval: Duration) -> bool {
+        self.attempted.is_none_or(|t| t.elapsed() >= min_interval)
+    }
 }
 
 /// Verifies Supabase access tokens for one project.
@@ -54,7 +68,10 @@ pub struct SupabaseVerifier {
     jwks_url: String,
     hs256: Option<DecodingKey>,
     http: reqwest::Client,
-    cache: Mutex<Cache>,
+    /// Held only for short, synchronous reads and updates, never across a fetch.
+    cache: std::sync::Mutex<Cache>,
+    /// Held by the one fetch in flight.
+    fetching: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for SupabaseVerifier {
@@ -98,7 +115,8 @@ impl SupabaseVerifier {
                 .timeout(Duration::from_secs(5))
                 .build()
                 .unwrap_or_default(),
-            cache: Mutex::new(Cache::default()),
+            cache: std::sync::Mutex::new(Cache::default()),
+            fetching: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -109,7 +127,20 @@ impl SupabaseVerifier {
         self
     }
 
-    async fn fetch(&self, cache: &mut Cache) -> Result<(), SupabaseError> {
+    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Fetches the JWKS; the caller holds `fetching`. The cache is locked only to record the
+    /// attempt and to store the result.
+    async fn fetch(&self) -> Result<(), SupabaseError> {
+        {
+            let mut cache = self.cache();
+            cache.attempted = Some(Instant::now());
+            cache.generation += 1;
+        }
         let set: JwkSet = self
             .http
             .get(&self.jwks_url)
@@ -120,7 +151,7 @@ impl SupabaseVerifier {
             .json()
             .await
             .map_err(|e| SupabaseError::Jwks(e.to_string()))?;
-        cache.keys = set
+        let keys: HashMap<_, _> = set
             .keys
             .iter()
             .filter_map(|jwk| {
@@ -130,30 +161,57 @@ impl SupabaseVerifier {
                 Some((kid, (key, alg)))
             })
             .collect();
+        tracing::info!(keys = keys.len(), "fetched the Supabase JWKS");
+        let mut cache = self.cache();
+        cache.keys = keys;
         cache.fetched = Some(Instant::now());
-        tracing::info!(keys = cache.keys.len(), "fetched the Supabase JWKS");
         Ok(())
     }
 
+    fn cached(&self, kid: &str) -> Option<(DecodingKey, Algorithm)> {
+        self.cache().keys.get(kid).cloned()
+    }
+
     async fn key_for(&self, kid: &str) -> Result<(DecodingKey, Algorithm), SupabaseError> {
-        let mut cache = self.cache.lock().await;
-        let stale = cache.fetched.is_none_or(|t| t.elapsed() > CACHE_TTL);
-        let unknown = !cache.keys.contains_key(kid);
-        let may_refetch = cache.fetched.is_none_or(|t| t.elapsed() > self.min_refetch);
-        if (stale || (unknown && may_refetch))
-            && let Err(e) = self.fetch(&mut cache).await
-        {
-            // Keep serving with the keys we have if Supabase is briefly unreachable.
-            if cache.keys.is_empty() {
-                return Err(e);
+        let unknown = || SupabaseError::Rejected(format!("unknown key id {kid:?}"));
+        let (known, stale, may_refetch, generation) = {
+            let cache = self.cache();
+            (
+                cache.keys.get(kid).cloned(),
+                cache.fetched.is_none_or(|t| t.elapsed() > CACHE_TTL),
+                cache.may_refetch(self.min_refetch),
+                cache.generation,
+            )
+        };
+        if let Some(key) = known {
+            // A known key is never held up by a fetch: refresh a stale set only if no other
+            // fetch runs, and keep serving the cached keys if Supabase is unreachable.
+            if stale
+                && may_refetch
+                && let Ok(_gate) = self.fetching.try_lock()
+                && let Err(e) = self.fetch().await
+            {
+                tracing::warn!(error = %e, "using cached Supabase keys");
             }
-            tracing::warn!(error = %e, "using cached Supabase keys");
+            return Ok(self.cached(kid).unwrap_or(key));
         }
-        cache
-            .keys
-            .get(kid)
-            .cloned()
-            .ok_or_else(|| SupabaseError::Rejected(format!("unknown key id {kid:?}")))
+        if !may_refetch {
+            return Err(unknown());
+        }
+        // Unknown key id: one fetch for everyone who asks at once; the rest wait for it and
+        // then find the key, or find the attempt too recent and give up without fetching.
+        let _gate = self.fetching.lock().await;
+        if let Some(key) = self.cached(kid) {
+            return Ok(key);
+        }
+        {
+            let cache = self.cache();
+            if cache.generation != generation || !cache.may_refetch(self.min_refetch) {
+                return Err(unknown());
+            }
+        }
+        self.fetch().await?;
+        self.cached(kid).ok_or_else(unknown)
     }
 
     /// Verifies a token and returns its claims.

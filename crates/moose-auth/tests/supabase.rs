@@ -219,3 +219,146 @@ async fn a_supabase_user_is_created_on_first_sight_as_a_viewer() {
     let created = auth.activity(&first.user.id, 10).await.unwrap();
     assert_eq!(created[0].action, "user_created");
 }
+
+/// A JWKS endpoint that serves `keys` the first time and then fails slowly, counting hits.
+async fn failing_project(keys: &[&Key], hang: Duration) -> (Project, Arc<Mutex<u32>>) {
+    let doc = json!({"keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>()});
+    let hits = Arc::new(Mutex::new(0u32));
+    let counter = Arc::clone(&hits);
+    let app = axum::Router::new().route(
+        "/auth/v1/.well-known/jwks.json",
+        axum::routing::get(move || {
+            let (counter, doc) = (Arc::clone(&counter), doc.clone());
+            async move {
+                let n = {
+                    let mut hits = counter.lock().unwrap();
+                    *hits += 1;
+                    *hits
+                };
+                if n == 1 {
+                    return Ok(Json(doc));
+                }
+                tokio::time::sleep(hang).await;
+                Err(axum::http::StatusCode::INTERNAL_SERVER_ERROR)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let project = Project {
+        url,
+        jwks: Arc::new(Mutex::new(Value::Null)),
+    };
+    (project, hits)
+}
+
+fn junk_token(p: &Project, kid: &str) -> String {
+    let stranger = new_key(kid);
+    sign_es256(
+        &stranger,
+        &claims(p, "6f1b2c3d-0000-4000-8000-0000000000ff"),
+    )
+}
+
+/// Finding 6: while the JWKS endpoint fails, junk key ids cause at most one fetch per
+/// interval, and never hold up a token whose key is cached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn junk_key_ids_neither_hammer_the_jwks_nor_delay_real_users() {
+    let k1 = new_key("k1");
+    let (p, hits) = failing_project(&[&k1], Duration::from_secs(2)).await;
+    let sub = "6f1b2c3d-0000-4000-8000-000000000010";
+    let real = sign_es256(&k1, &claims(&p, sub));
+
+    // Rate limit and negative caching: within the interval, unknown ids fetch nothing.
+    let v = Arc::new(SupabaseVerifier::new(&p.url, None));
+    v.verify(&real).await.expect("k1 is published");
+    for i in 0..50 {
+        assert!(
+            v.verify(&junk_token(&p, &format!("junk{i}")))
+                .await
+                .is_err()
+        );
+    }
+    assert_eq!(*hits.lock().unwrap(), 1, "no fetch for junk key ids");
+
+    // Past the interval: five junk tokens at once start one fetch, which hangs; a real user
+    // is verified from the cache meanwhile.
+    let v = Arc::new(SupabaseVerifier::new(&p.url, None).with_min_refetch(Duration::from_secs(1)));
+    *hits.lock().unwrap() = 0;
+    v.verify(&real).await.expect("first fetch");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let junk: Vec<_> = (0..5)
+        .map(|i| {
+            let (v, token) = (Arc::clone(&v), junk_token(&p, &format!("wave{i}")));
+            tokio::spawn(async move { v.verify(&token).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(*hits.lock().unwrap(), 2, "one fetch for the wave");
+    let verified = tokio::time::timeout(Duration::from_millis(1500), v.verify(&real))
+        .await
+        .expect("a cached key is not held up by the hanging fetch");
+    assert_eq!(verified.unwrap().sub, sub);
+    // The one that fetches is still waiting for Supabase; the others were refused at once
+    // (the attempt is too recent) or wait for that one fetch.
+    let pending = junk.iter().filter(|j| !j.is_finished()).count();
+    assert!(
+        pending >= 1,
+        "the fetch was still in flight when the real user got in"
+    );
+    for j in junk {
+        assert!(j.await.unwrap().is_err());
+    }
+    assert_eq!(
+        *hits.lock().unwrap(),
+        2,
+        "those who waited for the fetch did not fetch again"
+    );
+}
+
+/// Finding 9: a Supabase user whose e-mail belongs to a local account gets a clear error, and
+/// an administrator's link lets them in as that account.
+#[tokio::test]
+async fn a_supabase_user_with_a_local_accounts_email_is_told_and_can_be_linked() {
+    let k1 = new_key("k1");
+    let p = project(&[&k1]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        moose_store_sqlite::SqliteStore::open(dir.path())
+            .await
+            .unwrap(),
+    );
+    let settings = AuthSettings {
+        supabase_url: Some(p.url.clone()),
+        ..AuthSettings::default()
+    };
+    let auth = AuthService::new(store, settings);
+    let (local, _) = auth
+        .create_user(
+            "ann@example.com",
+            OrgRole::Technician,
+            None,
+            Some("a long enough password"),
+            None,
+        )
+        .await
+        .unwrap();
+    let sub = "6f1b2c3d-0000-4000-8000-000000000020";
+    let token = sign_es256(&k1, &claims(&p, sub));
+    match auth.authenticate(&token).await {
+        Err(moose_auth::AuthError::Forbidden(why)) => {
+            assert!(why.contains("link-supabase"), "{why}");
+        }
+        other => panic!("expected a clear refusal, got {other:?}"),
+    }
+    let linked = auth.link_supabase("ann@example.com", sub).await.unwrap();
+    assert_eq!(linked.id, local.id);
+    let principal = auth.authenticate(&token).await.unwrap();
+    assert_eq!(principal.user.id, local.id, "signs in as the local account");
+    assert_eq!(principal.user.role, OrgRole::Technician);
+    assert!(
+        auth.link_supabase("ann@example.com", sub).await.is_err(),
+        "a link is made once"
+    );
+}

@@ -45,6 +45,14 @@ pub struct HttpConfig {
     pub body_limit_bytes: u64,
     /// How long shutdown waits for in-flight requests and jobs before giving up on them.
     pub shutdown_grace_secs: u64,
+    /// Time a client has to send a complete request head (slowloris protection).
+    pub header_timeout_secs: u64,
+    /// Time a request body has to arrive completely.
+    pub body_timeout_secs: u64,
+    /// Connections served at once; further ones wait in the kernel's backlog.
+    pub max_connections: u64,
+    /// Connections one client address may hold at once; further ones are closed.
+    pub max_connections_per_client: u64,
 }
 
 impl Default for HttpConfig {
@@ -54,6 +62,10 @@ impl Default for HttpConfig {
             request_timeout_secs: 30,
             body_limit_bytes: 1024 * 1024,
             shutdown_grace_secs: 20,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            max_connections: 1024,
+            max_connections_per_client: 256,
         }
     }
 }

@@ -17,7 +17,7 @@ pub(crate) fn check(config: &Config, origin: impl Fn(&str) -> String) -> Vec<Pro
         });
     };
 
-    let ranges: [(&str, u64, u64, u64); 14] = [
+    let ranges: [(&str, u64, u64, u64); 18] = [
         (
             "jobs.notify_lease_secs",
             config.jobs.notify_lease_secs,
@@ -80,6 +80,30 @@ pub(crate) fn check(config: &Config, origin: impl Fn(&str) -> String) -> Vec<Pro
             config.http.shutdown_grace_secs,
             0,
             300,
+        ),
+        (
+            "http.header_timeout_secs",
+            config.http.header_timeout_secs,
+            1,
+            300,
+        ),
+        (
+            "http.body_timeout_secs",
+            config.http.body_timeout_secs,
+            1,
+            3600,
+        ),
+        (
+            "http.max_connections",
+            config.http.max_connections,
+            1,
+            1_000_000,
+        ),
+        (
+            "http.max_connections_per_client",
+            config.http.max_connections_per_client,
+            1,
+            1_000_000,
         ),
         (
             "jobs.store_check_interval_secs",

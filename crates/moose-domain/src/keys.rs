@@ -80,9 +80,11 @@ pub fn user_entry_sk(id: &UserId) -> String {
     format!("User#{id}")
 }
 
-/// `Session#<id>`: a signed-in session (local mode) with its hashed refresh token.
-pub fn session_pk(session: &str) -> String {
-    format!("Session#{session}")
+/// `Session#<digest>`: a signed-in session (local mode) with its hashed refresh token. The
+/// caller passes the SHA-256 of the session id, never the id itself, so that a copy of the
+/// table holds no usable session ids (the id is in every access token of the session).
+pub fn session_pk(session_digest: &str) -> String {
+    format!("Session#{session_digest}")
 }
 
 /// Sort key of a session item.
@@ -98,6 +100,25 @@ pub const SK_API_KEY: &str = "KEY";
 
 /// `ApiKeys`: the partition listing every API key.
 pub const API_KEYS_PK: &str = "ApiKeys";
+
+/// `Throttle#<kind>:<digest>`: the recent sign-in attempts of one account (`acct`) or client
+/// address (`addr`), keyed by the SHA-256 of the e-mail or address so that the table does not
+/// collect addresses of accounts that do not exist.
+pub fn throttle_pk(kind: &str, digest: &str) -> String {
+    format!("Throttle#{kind}:{digest}")
+}
+
+/// Sort key of a throttle window item.
+pub const SK_THROTTLE: &str = "WINDOW";
+
+/// `Identity#supabase:<sub>`: links a Supabase user id to an existing local account, written by
+/// an administrator (`moose users link-supabase`) when the two share an e-mail address.
+pub fn supabase_link_pk(sub: &str) -> String {
+    format!("Identity#supabase:{sub}")
+}
+
+/// Sort key of an identity link.
+pub const SK_IDENTITY_LINK: &str = "LINK";
 
 /// `Config`: installation-wide settings kept in the store (e.g. the token signing key).
 pub const CONFIG_PK: &str = "Config";

@@ -6,8 +6,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use moose_domain::{DeviceId, SystemId, keys};
 use moose_store::{
-    Attributes, Condition, Cursor, Item, Key, Query, SortCondition, Store, StoreError, StoreExt,
-    TxOp,
+    Attributes, Condition, Item, Key, Query, SortCondition, Store, StoreError, StoreExt, TxOp,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -183,17 +182,33 @@ impl SolarRepo {
         self.store.put(item, Condition::None).await
     }
 
-    /// One page of every system, in id order.
+    /// One page of every system, in id order, after `after`; the id to continue after if there
+    /// may be more.
     pub async fn list_systems(
         &self,
         limit: u32,
-        after: Option<String>,
-    ) -> Result<(Vec<SystemMeta>, Option<String>), StoreError> {
-        let mut q = Query::gsi1(keys::GSI1_ALL_SYSTEMS).limit(limit);
-        q.start_after = after.map(Cursor);
+        after: Option<&SystemId>,
+    ) -> Result<(Vec<SystemMeta>, Option<SystemId>), StoreError> {
+        // Paged by system id rather than by the store's own cursor, so that a page position is
+        // a value callers cannot forge into something the backend chokes on.
+        let fetch = (limit + u32::from(after.is_some())).min(Query::MAX_LIMIT);
+        let mut q = Query::gsi1(keys::GSI1_ALL_SYSTEMS).limit(fetch);
+        if let Some(after) = after {
+            q = q.sort(SortCondition::AtLeast(after.as_str().to_owned()));
+        }
         let page = self.store.query(&q).await?;
-        let metas = page.items.iter().map(decode).collect::<Result<_, _>>()?;
-        Ok((metas, page.next.map(|c| c.0)))
+        let mut metas: Vec<SystemMeta> = page
+            .items
+            .iter()
+            .map(decode)
+            .collect::<Result<Vec<SystemMeta>, _>>()?
+            .into_iter()
+            .filter(|m| Some(&m.id) != after)
+            .collect();
+        let more = metas.len() > limit as usize || page.next.is_some();
+        metas.truncate(limit as usize);
+        let next = more.then(|| metas.last().map(|m| m.id.clone())).flatten();
+        Ok((metas, next))
     }
 
     /// Every system (for the poller).

@@ -61,6 +61,8 @@ impl Connections {
         writer
             .pragma_update(None, "synchronous", "NORMAL")
             .map_err(map_err)?;
+        // WAL mode has created the -wal and -shm files now: prove they are private too.
+        check_files(data_dir)?;
         let version = migrate::migrate(&mut writer)?;
         let inode = std::fs::metadata(&path)
             .map_err(|e| StoreError::unavailable("cannot stat the database file", e))?
@@ -209,16 +211,35 @@ fn configure(conn: &Connection) -> StoreResult<()> {
     Ok(())
 }
 
-/// Creates the data directory and proves it is writable, so that a bad directory is reported
-/// in one sentence at start rather than as an obscure SQLite error at the first write.
+/// Creates the data directory (mode 0700) and proves it is writable, so that a bad directory is
+/// reported in one sentence at start rather than as an obscure SQLite error at the first write.
+///
+/// The store holds the token signing key, so the database files must be private to the account
+/// Moose runs as: the directory is created 0700 and the files 0600 whatever the umask. An
+/// existing database file that others may read is refused with the command that fixes it; an
+/// existing directory that others may list is only warned about (its files are still private,
+/// and service managers and container volumes often make directories 0755).
 fn prepare_data_dir(data_dir: &Path) -> StoreResult<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     let shown = describe(data_dir);
-    std::fs::create_dir_all(data_dir).map_err(|e| {
-        StoreError::unavailable(
-            format!("cannot create the data directory {} ({e})", shown.display()),
-            e,
-        )
-    })?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data_dir)
+        .map_err(|e| {
+            StoreError::unavailable(
+                format!("cannot create the data directory {} ({e})", shown.display()),
+                e,
+            )
+        })?;
+    if let Some(mode) = shared_mode(data_dir)? {
+        tracing::warn!(
+            "the data directory {} has mode {mode:04o}: other accounts can list it; the store's \
+             files are private, but make the directory private too with `chmod 700 '{}'`",
+            shown.display(),
+            shown.display()
+        );
+    }
     let probe = data_dir.join(".moose-write-probe");
     std::fs::write(&probe, b"probe").map_err(|e| {
         StoreError::unavailable(
@@ -231,5 +252,62 @@ fn prepare_data_dir(data_dir: &Path) -> StoreResult<()> {
     })?;
     // Best effort: a leftover probe file is harmless.
     let _ = std::fs::remove_file(&probe);
+    // Create the database file ourselves, 0600: SQLite gives its -wal and -shm files the
+    // database file's mode.
+    let db = data_dir.join(DATABASE_FILE);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&db)
+        .map_err(|e| {
+            StoreError::unavailable(
+                format!("cannot create {} ({e})", describe(&db).display()),
+                e,
+            )
+        })?;
+    check_files(data_dir)
+}
+
+/// Refuses the database file and its -wal/-shm companions if others may read them.
+fn check_files(data_dir: &Path) -> StoreResult<()> {
+    let fix = format!(
+        "chmod 600 '{}'/{DATABASE_FILE}*",
+        describe(data_dir).display()
+    );
+    for suffix in ["", "-wal", "-shm"] {
+        let file = data_dir.join(format!("{DATABASE_FILE}{suffix}"));
+        if file.exists() {
+            refuse_if_shared(&file, &fix)?;
+        }
+    }
+    Ok(())
+}
+
+/// The permission bits of `path` if group or others have any permission on it.
+fn shared_mode(path: &Path) -> StoreResult<Option<u32>> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .map_err(|e| StoreError::unavailable(format!("cannot stat {}", path.display()), e))?
+        .permissions()
+        .mode();
+    Ok((mode & 0o077 != 0).then_some(mode & 0o7777))
+}
+
+/// `Unavailable` naming the fix if group or others have any permission on `path`.
+fn refuse_if_shared(path: &Path, fix: &str) -> StoreResult<()> {
+    if let Some(mode) = shared_mode(path)? {
+        return Err(StoreError::Unavailable {
+            message: format!(
+                "{} has mode {:04o}: other accounts on this machine can read the store, which \
+                 holds the token signing key; fix it with `{fix}`, and consider every session \
+                 signed out (the key may have been read)",
+                describe(path).display(),
+                mode
+            ),
+            source: None,
+        });
+    }
     Ok(())
 }

@@ -145,3 +145,67 @@ async fn readers_proceed_while_the_writer_writes() {
         10_000
     );
 }
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// The store holds the token signing key: its directory and files are private, not what the
+/// umask (typically 022, which gave 0755 and 0644) would make them.
+#[tokio::test]
+async fn the_store_is_private_to_its_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("open/data");
+    let store = SqliteStore::open(&data).await.unwrap();
+    store
+        .put(item("System#1", "META"), Condition::None)
+        .await
+        .unwrap();
+    assert_eq!(mode(&data), 0o700, "data directory");
+    for suffix in ["", "-wal", "-shm"] {
+        let file = data.join(format!("{DATABASE_FILE}{suffix}"));
+        assert!(file.exists(), "{} exists in WAL mode", file.display());
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+    store.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_store_others_can_read_is_refused_with_the_fix() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    SqliteStore::open(&data)
+        .await
+        .unwrap()
+        .close()
+        .await
+        .unwrap();
+
+    // A directory others may list only gets a warning: the files in it are still private.
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    SqliteStore::open(&data)
+        .await
+        .unwrap()
+        .close()
+        .await
+        .unwrap();
+
+    // Database files others may read, as earlier versions of Moose left them, are refused.
+    for suffix in ["", "-wal", "-shm"] {
+        let file = data.join(format!("{DATABASE_FILE}{suffix}"));
+        if !file.exists() {
+            continue;
+        }
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let message = SqliteStore::open(&data).await.unwrap_err().to_string();
+        assert!(message.contains("mode 0644"), "{message}");
+        assert!(message.contains("chmod 600"), "names the fix: {message}");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
+    SqliteStore::open(&data)
+        .await
+        .expect("opens once the fix is applied");
+}

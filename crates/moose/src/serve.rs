@@ -106,6 +106,17 @@ pub(crate) fn auth_settings(config: &Config) -> AuthSettings {
     }
 }
 
+/// Connection limits from the configuration.
+fn connection_limits(config: &Config) -> moose_api::ConnectionLimits {
+    let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    moose_api::ConnectionLimits {
+        header_read_timeout: Duration::from_secs(config.http.header_timeout_secs),
+        body_read_timeout: Duration::from_secs(config.http.body_timeout_secs),
+        max_connections: count(config.http.max_connections),
+        max_connections_per_client: count(config.http.max_connections_per_client),
+    }
+}
+
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
     let bind = config.http.bind;
@@ -138,6 +149,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let mut server = tokio::spawn(moose_api::serve(
         listener,
         app,
+        connection_limits(&config),
         shutdown.clone().cancelled_owned(),
     ));
     let mut job_set = JoinSet::new();

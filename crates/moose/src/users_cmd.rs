@@ -1,5 +1,6 @@
 //! `moose users create`: local accounts from the command line (the first administrator, and
-//! installations without Supabase).
+//! installations without Supabase); `moose users link-supabase`: lets a Supabase user sign in as
+//! the local account that already holds their e-mail address.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -15,6 +16,22 @@ use crate::serve::{auth_settings, open_store};
 pub(crate) enum UsersCommand {
     /// Create a local account.
     Create(CreateArgs),
+    /// Link a Supabase user to the existing local account with the same e-mail, so that their
+    /// Supabase sign-in acts as that account (its role, memberships and history).
+    LinkSupabase(LinkArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LinkArgs {
+    /// E-mail of the existing local account
+    #[arg(long)]
+    pub email: String,
+    /// The Supabase user id (the `sub` of their tokens; logged when they were refused)
+    #[arg(long)]
+    pub supabase_id: String,
+    /// Directory of the embedded store [env: MOOSE_DATA_DIR]
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -37,7 +54,40 @@ pub(crate) struct CreateArgs {
 }
 
 pub(crate) fn run(cli: &Cli, command: &UsersCommand) -> Result<(), Failure> {
-    let UsersCommand::Create(args) = command;
+    match command {
+        UsersCommand::Create(args) => create(cli, args),
+        UsersCommand::LinkSupabase(args) => link(cli, args),
+    }
+}
+
+fn link(cli: &Cli, args: &LinkArgs) -> Result<(), Failure> {
+    let serve_like = crate::cli::ServeArgs {
+        bind: None,
+        data_dir: args.data_dir.clone(),
+        demo: false,
+    };
+    let loaded = cli.load_config(Some(&serve_like))?;
+    init_telemetry(&loaded)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let store = open_store(&loaded.config).await?;
+        let auth = AuthService::new(Arc::clone(&store), auth_settings(&loaded.config));
+        let linked = auth.link_supabase(&args.email, &args.supabase_id).await;
+        store.close().await.ok();
+        let user = linked.map_err(|e| anyhow::anyhow!("cannot link the accounts: {e}"))?;
+        println!(
+            "Supabase user {} now signs in as {} ({}, {})",
+            args.supabase_id, user.email, user.id, user.role
+        );
+        anyhow::Ok(())
+    })?;
+    Ok(())
+}
+
+fn create(cli: &Cli, args: &CreateArgs) -> Result<(), Failure> {
     let serve_like = crate::cli::ServeArgs {
         bind: None,
         data_dir: args.data_dir.clone(),

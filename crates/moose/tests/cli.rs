@@ -369,6 +369,67 @@ async fn a_user_created_on_the_command_line_can_sign_in() {
 }
 
 /// Signs in over HTTP; returns the access token.
+#[test]
+fn link_supabase_links_an_existing_account_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        moose(dir.path())
+            .args(args)
+            .args(["--data-dir", "data"])
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "users",
+        "create",
+        "--email",
+        "ann@example.com",
+        "--role",
+        "technician",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let sub = "6f1b2c3d-0000-4000-8000-000000000030";
+    let out = run(&[
+        "users",
+        "link-supabase",
+        "--email",
+        "ann@example.com",
+        "--supabase-id",
+        sub,
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains(&format!(
+            "Supabase user {sub} now signs in as ann@example.com"
+        )),
+        "{stdout}"
+    );
+    let again = run(&[
+        "users",
+        "link-supabase",
+        "--email",
+        "ann@example.com",
+        "--supabase-id",
+        sub,
+    ]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        String::from_utf8(again.stderr)
+            .unwrap()
+            .contains("already linked")
+    );
+    let unknown = run(&[
+        "users",
+        "link-supabase",
+        "--email",
+        "nobody@example.com",
+        "--supabase-id",
+        sub,
+    ]);
+    assert_eq!(unknown.status.code(), Some(1));
+}
+
 async fn sign_in(client: &reqwest::Client, addr: &str, email: &str, password: &str) -> String {
     let r = client
         .post(format!("http://{addr}/api/auth/login"))

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use jiff::Timestamp;
 use moose_auth::{OrgRole, Principal, SystemRole, policy};
 use moose_domain::SystemId;
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{Caller, ClientIp};
-use crate::{ApiError, ApiJson, ApiQuery, ApiResult, AppState};
+use crate::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState};
 
 /// The one answer for a missing, malformed or invisible incident id.
 fn no_such_incident() -> ApiError {
@@ -222,7 +222,7 @@ async fn visible_incident(
 pub(crate) async fn detail(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(incident): Path<String>,
+    ApiPath(incident): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let (incident, _, _) = visible_incident(&state, &caller, &incident).await?;
     Ok(Json(to_json(&incident)?))
@@ -272,7 +272,7 @@ pub(crate) async fn acknowledge(
     State(state): State<AppState>,
     Caller(caller): Caller,
     ClientIp(ip): ClientIp,
-    Path(incident): Path<String>,
+    ApiPath(incident): ApiPath<String>,
     body: Option<ApiJson<AckBody>>,
 ) -> ApiResult<Json<Value>> {
     let body = body.map(|ApiJson(b)| b).unwrap_or_default();

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use aws_lc_rs::rand::SecureRandom;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use jiff::Timestamp;
 use jiff::civil::Time;
@@ -23,7 +23,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
 use super::{Caller, ClientIp};
-use crate::{ApiError, ApiJson, ApiQuery, ApiResult, AppState};
+use crate::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState};
 
 fn repo(state: &AppState) -> NotifyRepo {
     NotifyRepo::new(state.store.clone())
@@ -69,7 +69,7 @@ pub(crate) async fn feed(
 pub(crate) async fn mark_read(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(notification): Path<String>,
+    ApiPath(notification): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     match repo(&state)
         .mark_read(&caller.user.id, &notification, Timestamp::now())

@@ -6,7 +6,7 @@
 //! ever overwrites the other's change.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use jiff::{SignedDuration, Timestamp};
 use moose_domain::SystemId;
 use moose_incidents::{IncidentRepo, MaintenanceWindow, SystemStatus};
@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::incidents::{repo, to_json};
 use super::{Caller, ClientIp};
-use crate::{ApiError, ApiJson, ApiResult, AppState};
+use crate::{ApiError, ApiJson, ApiPath, ApiResult, AppState};
 
 const NO_STATUS: &str = "no status yet for this system; device-status-polling has not run";
 /// Writes retried after the first one lost a race with the status job.
@@ -92,7 +92,7 @@ async fn log(state: &AppState, caller: &Caller, ip: Option<&str>, action: &str, 
 /// The `STATUS` item of a system and its open incidents.
 pub(crate) async fn status(
     State(state): State<AppState>,
-    Path(system): Path<String>,
+    ApiPath(system): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let status = repo(&state)
         .status(&system_id(&system)?)
@@ -116,7 +116,7 @@ pub(crate) async fn snooze(
     State(state): State<AppState>,
     caller: Caller,
     ClientIp(ip): ClientIp,
-    Path(system): Path<String>,
+    ApiPath(system): ApiPath<String>,
     ApiJson(body): ApiJson<Snooze>,
 ) -> ApiResult<Json<Value>> {
     let until = match &body.until {
@@ -166,7 +166,7 @@ pub(crate) async fn add_maintenance(
     State(state): State<AppState>,
     caller: Caller,
     ClientIp(ip): ClientIp,
-    Path(system): Path<String>,
+    ApiPath(system): ApiPath<String>,
     ApiJson(body): ApiJson<Maintenance>,
 ) -> ApiResult<Json<Value>> {
     let reason = body.reason.trim().to_owned();
@@ -215,7 +215,7 @@ pub(crate) async fn clear_maintenance(
     State(state): State<AppState>,
     caller: Caller,
     ClientIp(ip): ClientIp,
-    Path(system): Path<String>,
+    ApiPath(system): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let id = system_id(&system)?;
     let status = update_status(&state, &id, false, |s, now| {
@@ -245,7 +245,7 @@ pub(crate) async fn grace(
     State(state): State<AppState>,
     caller: Caller,
     ClientIp(ip): ClientIp,
-    Path(system): Path<String>,
+    ApiPath(system): ApiPath<String>,
     ApiJson(body): ApiJson<Grace>,
 ) -> ApiResult<Json<Value>> {
     if !(5..=240).contains(&body.minutes) {
@@ -265,7 +265,7 @@ pub(crate) async fn grace(
 /// The system's escalation policy (the defaults until someone sets one).
 pub(crate) async fn escalation(
     State(state): State<AppState>,
-    Path(system): Path<String>,
+    ApiPath(system): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let policy = NotifyRepo::new(state.store.clone())
         .policy(&system_id(&system)?)
@@ -286,7 +286,7 @@ pub(crate) async fn set_escalation(
     State(state): State<AppState>,
     caller: Caller,
     ClientIp(ip): ClientIp,
-    Path(system): Path<String>,
+    ApiPath(system): ApiPath<String>,
     ApiJson(body): ApiJson<Escalation>,
 ) -> ApiResult<Json<Value>> {
     // A week is the longest interval that still means something for an open incident.

@@ -1,7 +1,7 @@
 //! `solar-data-service`: systems, production series, energy aggregates and KPIs.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use jiff::civil::Date;
@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::Caller;
-use crate::{ApiError, ApiJson, ApiQuery, ApiResult, AppState};
+use crate::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState};
 
 fn repo(state: &AppState) -> SolarRepo {
     SolarRepo::new(state.store.clone())
@@ -53,23 +53,30 @@ fn default_limit() -> u32 {
     100
 }
 
-/// Page cursors are opaque to callers; hex keeps them URL-safe whatever the store puts in them.
-fn encode_cursor(raw: &str) -> String {
-    raw.bytes().map(|b| format!("{b:02x}")).collect()
+/// Page cursors are opaque to callers: the hex of the last system id of the page, so that they
+/// stay URL-safe whatever an id holds.
+fn encode_cursor(last: &SystemId) -> String {
+    last.as_str().bytes().map(|b| format!("{b:02x}")).collect()
 }
 
-fn decode_cursor(hex: &str) -> ApiResult<String> {
+fn decode_cursor(hex: &str) -> ApiResult<SystemId> {
     let bad =
         || ApiError::bad_request("invalid_query", "cursor: not a cursor returned by this API");
-    if !hex.len().is_multiple_of(2) {
+    if !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(bad());
     }
-    let bytes = (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
-        .collect::<Result<Vec<u8>, _>>()
-        .map_err(|_| bad())?;
-    String::from_utf8(bytes).map_err(|_| bad())
+    let bytes = hex
+        .as_bytes()
+        .chunks(2)
+        .map(|pair| {
+            std::str::from_utf8(pair)
+                .ok()
+                .and_then(|p| u8::from_str_radix(p, 16).ok())
+        })
+        .collect::<Option<Vec<u8>>>()
+        .ok_or_else(bad)?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    SystemId::parse(text).map_err(|_| bad())
 }
 
 /// The systems the caller may see, a page at a time.
@@ -86,15 +93,13 @@ pub(crate) async fn list(
     }
     let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let (metas, next) = match state.auth.visible_systems(&caller).await? {
-        None => repo(&state).list_systems(q.limit, after).await?,
+        None => repo(&state).list_systems(q.limit, after.as_ref()).await?,
         Some(memberships) => {
             let mut ids: Vec<SystemId> = memberships.into_iter().map(|m| m.system).collect();
             ids.sort();
-            let start = after.as_deref().map_or(0, |c| {
-                ids.iter()
-                    .position(|id| id.as_str() > c)
-                    .unwrap_or(ids.len())
-            });
+            let start = after
+                .as_ref()
+                .map_or(0, |c| ids.iter().position(|id| id > c).unwrap_or(ids.len()));
             let page: Vec<SystemId> = ids
                 .iter()
                 .skip(start)
@@ -106,7 +111,7 @@ pub(crate) async fn list(
                 metas.extend(repo(&state).meta(id).await?);
             }
             let next = (start + page.len() < ids.len())
-                .then(|| page.last().map(ToString::to_string))
+                .then(|| page.last().cloned())
                 .flatten();
             (metas, next)
         }
@@ -116,14 +121,14 @@ pub(crate) async fn list(
         systems.push(summary(&state, m).await?);
     }
     Ok(Json(
-        json!({"systems": systems, "next_cursor": next.as_deref().map(encode_cursor)}),
+        json!({"systems": systems, "next_cursor": next.as_ref().map(encode_cursor)}),
     ))
 }
 
 /// A system: metadata, devices, last data time and today's energy.
 pub(crate) async fn detail(
     State(state): State<AppState>,
-    Path(system): Path<String>,
+    ApiPath(system): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let m = meta(&state, &system).await?;
     let mut body = summary(&state, &m).await?;
@@ -150,7 +155,7 @@ pub(crate) struct SitePatch {
 /// sun-aware polling and the clear-sky expectation of the KPIs.
 pub(crate) async fn update(
     State(state): State<AppState>,
-    Path(system): Path<String>,
+    ApiPath(system): ApiPath<String>,
     ApiJson(body): ApiJson<SitePatch>,
 ) -> ApiResult<Json<Value>> {
     if !(-90.0..=90.0).contains(&body.latitude) {
@@ -172,24 +177,43 @@ pub(crate) async fn update(
     Ok(Json(summary(&state, &m).await?))
 }
 
+/// The dates a query may name: production data starts long after 1970, and the store's keys
+/// and the calendar arithmetic of a period (a day past `to`, a year of months) stay far inside
+/// what dates can represent.
+const FIRST_DATE: Date = jiff::civil::date(1970, 1, 1);
+const LAST_DATE: Date = jiff::civil::date(2199, 12, 31);
+
+fn in_supported_range(name: &str, date: Date) -> ApiResult<Date> {
+    if (FIRST_DATE..=LAST_DATE).contains(&date) {
+        Ok(date)
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_query",
+            format!("{name}: {date} is outside the supported range {FIRST_DATE} to {LAST_DATE}"),
+        ))
+    }
+}
+
 /// A `from`/`to` parameter: a local date (`2026-06-01`, midnight at the site) or an instant.
 fn parse_bound(name: &str, raw: &str, m: &SystemMeta) -> ApiResult<Timestamp> {
     if let Ok(t) = raw.parse::<Timestamp>() {
+        in_supported_range(name, t.to_zoned_datetime(jiff::tz::TimeZone::UTC).date())?;
         return Ok(t);
     }
     let date: Date = raw.parse().map_err(|_| {
         ApiError::bad_request("invalid_query", format!("{name}: {raw:?} is neither a date (2026-06-01) nor an instant (2026-06-01T10:00:00Z)"))
     })?;
-    Ok(query::local_midnight(m, date))
+    Ok(query::local_midnight(m, in_supported_range(name, date)?))
 }
 
 fn parse_date(name: &str, raw: &str) -> ApiResult<Date> {
-    raw.parse().map_err(|_| {
+    let date = raw.parse().map_err(|_| {
         ApiError::bad_request(
             "invalid_query",
             format!("{name}: {raw:?} is not a date such as 2026-06-01"),
         )
-    })
+    })?;
+    in_supported_range(name, date)
 }
 
 fn wants_csv(headers: &HeaderMap, format: Option<&str>) -> ApiResult<bool> {
@@ -247,7 +271,7 @@ pub(crate) struct ProductionQuery {
 /// The production series of `from..to`: explicit units, the site's time zone, gaps as `null`.
 pub(crate) async fn production(
     State(state): State<AppState>,
-    Path(system): Path<String>,
+    ApiPath(system): ApiPath<String>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<ProductionQuery>,
 ) -> ApiResult<Response> {
@@ -312,7 +336,7 @@ pub(crate) struct EnergyQuery {
 /// Energy per local day, month or year.
 pub(crate) async fn energy(
     State(state): State<AppState>,
-    Path(system): Path<String>,
+    ApiPath(system): ApiPath<String>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<EnergyQuery>,
 ) -> ApiResult<Response> {
@@ -413,7 +437,7 @@ pub(crate) struct KpiQuery {
 /// KPIs of a range of local days.
 pub(crate) async fn kpis(
     State(state): State<AppState>,
-    Path(system): Path<String>,
+    ApiPath(system): ApiPath<String>,
     ApiQuery(q): ApiQuery<KpiQuery>,
 ) -> ApiResult<Json<Value>> {
     let m = meta(&state, &system).await?;

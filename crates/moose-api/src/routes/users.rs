@@ -2,7 +2,7 @@
 //! users, memberships and API keys.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use moose_auth::{Membership, OrgRole, ProfilePatch, SystemRole, User};
 use moose_domain::{SystemId, UserId};
@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Caller, ClientIp};
-use crate::{ApiError, ApiJson, ApiQuery, ApiResult, AppState};
+use crate::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState};
 
 fn user_json(u: &User) -> Value {
     json!({
@@ -120,7 +120,7 @@ pub(crate) struct AdminPatch {
 pub(crate) async fn admin_update(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(user): Path<String>,
+    ApiPath(user): ApiPath<String>,
     ApiJson(body): ApiJson<AdminPatch>,
 ) -> ApiResult<Json<Value>> {
     let updated = state
@@ -132,7 +132,7 @@ pub(crate) async fn admin_update(
 
 pub(crate) async fn activity_of(
     State(state): State<AppState>,
-    Path(user): Path<String>,
+    ApiPath(user): ApiPath<String>,
     ApiQuery(q): ApiQuery<Limit>,
 ) -> ApiResult<Json<Value>> {
     let id = user_id(user)?;
@@ -148,7 +148,7 @@ fn system_id(raw: String) -> Result<SystemId, ApiError> {
 
 pub(crate) async fn members(
     State(state): State<AppState>,
-    Path(system): Path<String>,
+    ApiPath(system): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(
         json!({"members": state.auth.members(&system_id(system)?).await?}),
@@ -164,7 +164,7 @@ pub(crate) struct Grant {
 pub(crate) async fn grant(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path((system, user)): Path<(String, String)>,
+    ApiPath((system, user)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<Grant>,
 ) -> ApiResult<Json<Value>> {
     let m = Membership {
@@ -179,7 +179,7 @@ pub(crate) async fn grant(
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path((system, user)): Path<(String, String)>,
+    ApiPath((system, user)): ApiPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
     state
         .auth
@@ -220,7 +220,7 @@ pub(crate) async fn create_key(
 pub(crate) async fn revoke_key(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     state.auth.revoke_api_key(&caller, &key).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -63,22 +63,40 @@ fn validate_patch(p: &ProfilePatch) -> Result<(), AuthError> {
                 "contacts.phone: {phone:?} is not an E.164 number such as +436641234567"
             )));
         }
-        // Plain http only to this machine: a local receiver during setup or tests (and then
-        // only if the operator allows private webhook addresses at all).
-        let local_http = ["http://127.0.0.1", "http://localhost", "http://[::1]"];
-        if let Some(url) = &c.webhook_url
-            && !url.starts_with("https://")
-            && !local_http.iter().any(|p| {
-                url.strip_prefix(p)
-                    .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
-            })
-        {
-            return Err(AuthError::Invalid(
-                "contacts.webhook_url: must be an https:// URL (http:// only to localhost)".into(),
-            ));
+        if let Some(url) = &c.webhook_url {
+            check_webhook_url(url)
+                .map_err(|why| AuthError::Invalid(format!("contacts.webhook_url: {why}")))?;
         }
     }
     Ok(())
+}
+
+/// Longest webhook URL accepted.
+const MAX_URL_LEN: usize = 2048;
+
+/// Checks a webhook URL as a URL parser sees it, not as text: `https`, or plain `http` only to
+/// this machine (a local receiver during setup or tests, and then only if the operator allows
+/// private webhook addresses at all); no user name or password, which would be sent in the
+/// clear and can disguise the real host (`http://localhost:1@example.com/`).
+pub fn check_webhook_url(raw: &str) -> Result<reqwest::Url, String> {
+    if raw.len() > MAX_URL_LEN {
+        return Err(format!("at most {MAX_URL_LEN} characters"));
+    }
+    let url = reqwest::Url::parse(raw).map_err(|e| format!("not a URL ({e})"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not contain a user name or password".into());
+    }
+    let host = url.host_str().ok_or("must name a host")?;
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        _ => Err("must be an https:// URL (http:// only to localhost)".into()),
+    }
 }
 
 /// A plausible e-mail address (one `@`, something on each side, a dot in the domain).
@@ -214,4 +232,36 @@ impl AuthService {
 /// A random UUID (v4) for local users: the same shape as Supabase ids.
 fn uuid_like() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_webhook_url;
+
+    #[test]
+    fn webhook_urls_are_judged_by_their_host() {
+        for ok in [
+            "https://hooks.example.com/moose",
+            "http://localhost:8080/hook",
+            "http://127.0.0.1/hook",
+            "http://[::1]:9000/",
+            "HTTP://LOCALHOST/x",
+        ] {
+            assert!(check_webhook_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://localhost:1@example.com/hook",
+            "http://localhost@example.com/",
+            "https://user:secret@hooks.example.com/",
+            "http://127.0.0.1.example.com/",
+            "http://localhost.example.com/",
+            "http://example.com/hook",
+            "ftp://localhost/",
+            "not a url",
+            "https://",
+        ] {
+            assert!(check_webhook_url(bad).is_err(), "{bad}");
+        }
+        assert!(check_webhook_url(&format!("https://e.com/{}", "a".repeat(3000))).is_err());
+    }
 }

@@ -11,6 +11,15 @@ use crate::model::{Membership, OrgRole, Principal, SystemRole};
 use crate::policy;
 use crate::repo::StoredApiKey;
 
+/// Longest API key id Moose issues (12 characters today) with room to grow; longer ids are
+/// refused before they reach the store.
+const MAX_KEY_ID_LEN: usize = 64;
+
+/// Whether `id` could be an API key id Moose issued: URL-safe base64 characters, bounded.
+pub(crate) fn valid_key_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_KEY_ID_LEN && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 impl AuthService {
     /// Whether the system exists.
     pub async fn system_exists(&self, system: &SystemId) -> Result<bool, AuthError> {
@@ -42,12 +51,56 @@ impl AuthService {
         Ok(self.repo.members_of(system).await?)
     }
 
-    /// Grants or changes a membership.
-    pub async fn grant(&self, actor: &Principal, m: Membership) -> Result<(), AuthError> {
-        self.repo.grant(&m).await.map_err(|e| match e {
-            StoreError::Conflict { .. } => AuthError::NotFound(format!("no user {}", m.user)),
-            other => other.into(),
+    /// Applies the membership rules of [`policy::authorize_member_change`] to a change of
+    /// `user`'s role on `system` to `new` (`None`: revoke). Returns the target's current role
+    /// and, when the change takes an owner away, another owner who must remain one.
+    async fn check_member_change(
+        &self,
+        actor: &Principal,
+        system: &SystemId,
+        user: &UserId,
+        new: Option<SystemRole>,
+    ) -> Result<(Option<SystemRole>, Option<UserId>), AuthError> {
+        let current = self.repo.membership(user, system).await?;
+        let actor_role = self.repo.membership(&actor.user.id, system).await?;
+        let others = if current == Some(SystemRole::Owner) {
+            self.repo.other_owners(system, user).await?
+        } else {
+            Vec::new()
+        };
+        let change = policy::MemberChange {
+            actor_role,
+            on_self: &actor.user.id == user,
+            current,
+            new,
+            other_owners: others.len(),
+        };
+        policy::authorize_member_change(actor, change).map_err(|d| match d {
+            policy::Denied::Forbidden(why) => AuthError::Forbidden(why.into()),
+            _ => AuthError::Unauthenticated,
         })?;
+        let loses_owner = current == Some(SystemRole::Owner) && new != Some(SystemRole::Owner);
+        Ok((
+            current,
+            loses_owner.then(|| others.into_iter().next()).flatten(),
+        ))
+    }
+
+    /// Grants or changes a membership, within the membership rules.
+    pub async fn grant(&self, actor: &Principal, m: Membership) -> Result<(), AuthError> {
+        let (_, keep_owner) = self
+            .check_member_change(actor, &m.system, &m.user, Some(m.role))
+            .await?;
+        self.repo
+            .grant(&m, keep_owner.as_ref())
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict { .. } if keep_owner.is_some() => AuthError::Conflict(
+                    "the system's owners changed at the same time; reload and retry".into(),
+                ),
+                StoreError::Conflict { .. } => AuthError::NotFound(format!("no user {}", m.user)),
+                other => other.into(),
+            })?;
         let detail = json!({"system": m.system, "role": m.role});
         self.log(
             &m.user,
@@ -60,19 +113,29 @@ impl AuthService {
         Ok(())
     }
 
-    /// Revokes a membership.
+    /// Revokes a membership, within the membership rules.
     pub async fn revoke(
         &self,
         actor: &Principal,
         user: &UserId,
         system: &SystemId,
     ) -> Result<(), AuthError> {
-        self.repo.revoke(user, system).await.map_err(|e| match e {
-            StoreError::NotFound { .. } => {
-                AuthError::NotFound(format!("user {user} is not a member of system {system}"))
-            }
-            other => other.into(),
-        })?;
+        let not_member =
+            || AuthError::NotFound(format!("user {user} is not a member of system {system}"));
+        let (current, keep_owner) = self.check_member_change(actor, system, user, None).await?;
+        if current.is_none() {
+            return Err(not_member());
+        }
+        self.repo
+            .revoke(user, system, keep_owner.as_ref())
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict { .. } if keep_owner.is_some() => AuthError::Conflict(
+                    "the system's owners changed at the same time; reload and retry".into(),
+                ),
+                StoreError::Conflict { .. } => not_member(),
+                other => other.into(),
+            })?;
         self.log(
             user,
             "membership_revoked",
@@ -139,11 +202,14 @@ impl AuthService {
 
     /// Revokes an API key.
     pub async fn revoke_api_key(&self, actor: &Principal, id: &str) -> Result<(), AuthError> {
+        if !valid_key_id(id) {
+            return Err(AuthError::NotFound("no such API key".into()));
+        }
         let mut key = self
             .repo
             .api_key(id)
             .await?
-            .ok_or_else(|| AuthError::NotFound(format!("no API key {id}")))?;
+            .ok_or_else(|| AuthError::NotFound("no such API key".into()))?;
         key.revoked = true;
         self.repo.save_api_key(&key, Condition::Exists).await?;
         self.log(

@@ -75,6 +75,13 @@ impl WebhookSender {
                 parsed.scheme()
             )));
         }
+        // Credentials in the URL would go to the receiver in the clear, and `user@host` is a
+        // classic way to make a URL look like it names another host.
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(DeliveryError::Permanent(format!(
+                "webhook URL {shown} must not carry a user name or password"
+            )));
+        }
         let addrs = self.vetted_addresses(&parsed, &shown).await?;
 
         let now = Timestamp::now();
