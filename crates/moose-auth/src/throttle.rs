@@ -75,15 +75,17 @@ impl Throttle {
         address: Option<&str>,
     ) -> Result<Result<Attempt, Duration>, StoreError> {
         let at = Timestamp::now().as_millisecond();
-        let account = Self::key("acct", account);
-        if let Err(wait) = self.take(&account, PER_ACCOUNT, at).await? {
-            return Ok(Err(wait));
-        }
+        // The address first: a client that is already refused does not use up the account's
+        // attempts (which would lock its owner out on the attacker's behalf).
         let address = address.map(|a| Self::key("addr", a));
         if let Some(key) = &address
             && let Err(wait) = self.take(key, PER_ADDRESS, at).await?
         {
-            // The account's slot stays taken: the attempt was made, if not evaluated.
+            return Ok(Err(wait));
+        }
+        let account = Self::key("acct", account);
+        if let Err(wait) = self.take(&account, PER_ACCOUNT, at).await? {
+            // The address's slot stays taken: the attempt was made, if not evaluated.
             return Ok(Err(wait));
         }
         Ok(Ok(Attempt {
