@@ -29,6 +29,51 @@ pub struct Variable {
     pub default: &'static str,
     /// What it does.
     pub doc: &'static str,
+    /// Where it takes effect.
+    pub applies: Applies,
+}
+
+/// A host Moose runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host {
+    /// `moose serve`.
+    Serve,
+    /// The one-shot commands of the `moose` binary (`poll`, `backfill`, `status`, `notify`,
+    /// `users`, `table`).
+    Commands,
+    /// The AWS Lambda functions (`bootstrap`).
+    Lambda,
+}
+
+/// Every host.
+pub const ALL_HOSTS: &[Host] = &[Host::Serve, Host::Commands, Host::Lambda];
+
+/// Where a setting takes effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applies {
+    /// On these hosts (a test observes it on each).
+    On(&'static [Host]),
+    /// Nowhere yet, and why it is declared anyway.
+    Reserved(&'static str),
+}
+
+impl Applies {
+    /// The hosts, as `docs/configuration.md` shows them.
+    pub fn describe(self) -> String {
+        match self {
+            Self::On(hosts) if hosts == ALL_HOSTS => "all".to_owned(),
+            Self::On(hosts) => hosts
+                .iter()
+                .map(|h| match h {
+                    Host::Serve => "serve",
+                    Host::Commands => "commands",
+                    Host::Lambda => "Lambda",
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            Self::Reserved(_) => "none yet".to_owned(),
+        }
+    }
 }
 
 /// The variable naming the configuration file (read before the others).
@@ -60,6 +105,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Text,
         default: "127.0.0.1:8080",
         doc: "Address and port the HTTP API listens on.",
+        applies: Applies::On(&[Host::Serve]),
     },
     Variable {
         name: "MOOSE_REQUEST_TIMEOUT_SECS",
@@ -67,6 +113,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Integer,
         default: "30",
         doc: "Requests running longer are cancelled and answered 503 (1-300).",
+        applies: Applies::On(&[Host::Serve, Host::Lambda]),
     },
     Variable {
         name: "MOOSE_BODY_LIMIT_BYTES",
@@ -74,6 +121,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Integer,
         default: "1048576",
         doc: "Largest accepted request body; larger ones get 413 (1 KiB-64 MiB).",
+        applies: Applies::On(&[Host::Serve, Host::Lambda]),
     },
     Variable {
         name: "MOOSE_SHUTDOWN_GRACE_SECS",
@@ -81,6 +129,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Integer,
         default: "20",
         doc: "On SIGINT/SIGTERM, how long in-flight requests and jobs may take to finish (0-300).",
+        applies: Applies::On(&[Host::Serve]),
     },
     Variable {
         name: "MOOSE_HEADER_TIMEOUT_SECS",
@@ -88,6 +137,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Integer,
         default: "10",
         doc: "A connection that has not sent a complete request head in this time is closed, idle keep-alive connections included (1-300).",
+        applies: Applies::On(&[Host::Serve]),
     },
     Variable {
         name: "MOOSE_BODY_TIMEOUT_SECS",
@@ -95,6 +145,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Integer,
         default: "30",
         doc: "A request body that has not fully arrived this long after the request started fails, and its connection is closed (1-3600).",
+        applies: Applies::On(&[Host::Serve]),
     },
     Variable {
         name: "MOOSE_MAX_CONNECTIONS",
@@ -102,6 +153,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Integer,
         default: "1024",
         doc: "Connections served at once; more wait in the kernel's backlog. Keep it below the open-file limit (1-1000000).",
+        applies: Applies::On(&[Host::Serve]),
     },
     Variable {
         name: "MOOSE_MAX_CONNECTIONS_PER_CLIENT",
@@ -109,6 +161,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Integer,
         default: "256",
         doc: "Connections one client address may hold at once; more are closed at once. Behind a reverse proxy the proxy is the client (1-1000000).",
+        applies: Applies::On(&[Host::Serve]),
     },
     Variable {
         name: "MOOSE_STORE",
@@ -116,6 +169,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Text,
         default: "sqlite",
         doc: "Store backend: `sqlite` (embedded, the default) or `dynamodb` (the table named by DYNAMODB_TABLE_NAME).",
+        applies: Applies::On(ALL_HOSTS),
     },
     Variable {
         name: "MOOSE_DATA_DIR",
@@ -123,6 +177,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Text,
         default: "./moose-data",
         doc: "Directory of the embedded store (created if missing; must be writable).",
+        applies: Applies::On(ALL_HOSTS),
     },
     Variable {
         name: "DYNAMODB_TABLE_NAME",
@@ -130,6 +185,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Text,
         default: "Moose-DDB",
         doc: "DynamoDB table of the DynamoDB backend (the old system's variable).",
+        applies: Applies::On(ALL_HOSTS),
     },
     Variable {
         name: "MOOSE_DYNAMODB_ENDPOINT",
@@ -137,6 +193,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Text,
         default: "",
         doc: "DynamoDB endpoint override for a local DynamoDB-compatible server (e.g. `http://127.0.0.1:5000`); AWS when unset.",
+        applies: Applies::On(ALL_HOSTS),
     },
     Variable {
         name: "MOOSE_LOG_FORMAT",
@@ -144,6 +201,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Text,
         default: "text",
         doc: "`text` for people, `json` for log shippers and CloudWatch.",
+        applies: Applies::On(ALL_HOSTS),
     },
     Variable {
         name: "MOOSE_LOG",
@@ -151,6 +209,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Text,
         default: "info",
         doc: "Log filter in `tracing` syntax, e.g. `info,moose_api=debug`.",
+        applies: Applies::On(ALL_HOSTS),
     },
     Variable {
         name: "MOOSE_STORE_CHECK_INTERVAL_SECS",
@@ -158,6 +217,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Integer,
         default: "60",
         doc: "How often `moose serve` checks the store and logs when it fails or recovers (5-86400).",
+        applies: Applies::On(&[Host::Serve]),
     },
     Variable {
         name: "MOOSE_POLL_INTERVAL_SECS",
@@ -165,6 +225,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Integer,
         default: "300",
         doc: "Seconds between `solar-data-polling` passes in `moose serve` (30-86400).",
+        applies: Applies::On(&[Host::Serve]),
     },
     Variable {
         name: "MOOSE_POLL_CONCURRENCY",
@@ -172,6 +233,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Integer,
         default: "8",
         doc: "Systems polled at once (1-64).",
+        applies: Applies::On(ALL_HOSTS),
     },
     Variable {
         name: "MOOSE_POLL_SUN_AWARE",
@@ -179,6 +241,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Boolean,
         default: "true",
         doc: "Skip systems whose sun has been down since their last poll (night records then arrive after sunrise).",
+        applies: Applies::On(ALL_HOSTS),
     },
     Variable {
         name: "MOOSE_SOLARWEB_REQUESTS_PER_SECOND",
@@ -186,6 +249,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Integer,
         default: "10",
         doc: "Most Solar.web requests per second, so a fleet poll stays inside the quota (1-1000).",
+        applies: Applies::On(ALL_HOSTS),
     },
     Variable {
         name: "MOOSE_POLL_INITIAL_LOOKBACK_HOURS",
@@ -193,6 +257,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Integer,
         default: "24",
         doc: "Hours of history a newly seen system is polled for; older history comes from `moose backfill` (1-720).",
+        applies: Applies::On(ALL_HOSTS),
     },
     Variable {
         name: "MOOSE_SOLARWEB_BASE_URL",
@@ -200,6 +265,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Text,
         default: "https://api.solarweb.com/swqapi",
         doc: "Base URL of the Solar.web Query API (point it at `moose sim` to use the simulator).",
+        applies: Applies::On(ALL_HOSTS),
     },
     Variable {
         name: "SOLAR_WEB_ACCESS_KEY_ID",
@@ -207,6 +273,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Secret,
         default: "",
         doc: "Solar.web Query API access key id (`AccessKeyId` header).",
+        applies: Applies::On(ALL_HOSTS),
     },
     Variable {
         name: "SOLAR_WEB_ACCESS_KEY_VALUE",
@@ -214,6 +281,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Secret,
         default: "",
         doc: "Solar.web Query API access key value (`AccessKeyValue` header).",
+        applies: Applies::On(ALL_HOSTS),
     },
     Variable {
         name: "SOLAR_WEB_USERID",
@@ -221,6 +289,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Text,
         default: "",
         doc: "Solar.web login for JWT authentication (optional; needs the password too).",
+        applies: Applies::On(ALL_HOSTS),
     },
     Variable {
         name: "SOLAR_WEB_PASSWORD",
@@ -228,6 +297,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Secret,
         default: "",
         doc: "Solar.web password for JWT authentication.",
+        applies: Applies::On(ALL_HOSTS),
     },
     Variable {
         name: "SUPABASE_URL",
@@ -235,6 +305,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Text,
         default: "",
         doc: "Supabase project URL; when set, bearer tokens are Supabase access tokens.",
+        applies: Applies::On(&[Host::Serve, Host::Lambda]),
     },
     Variable {
         name: "SUPABASE_ANON_KEY",
@@ -242,6 +313,9 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Secret,
         default: "",
         doc: "Supabase anon key of the project.",
+        applies: Applies::Reserved(
+            "accepted for compatibility with the old system; Moose verifies Supabase tokens with the project's JWKS or MOOSE_SUPABASE_JWT_SECRET and needs no anon key",
+        ),
     },
     Variable {
         name: "MOOSE_SUPABASE_JWT_SECRET",
@@ -249,6 +323,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Secret,
         default: "",
         doc: "Supabase legacy JWT secret; set it only if the project still signs tokens with HS256.",
+        applies: Applies::On(&[Host::Serve, Host::Lambda]),
     },
     Variable {
         name: "MOOSE_ACCESS_TOKEN_TTL_SECS",
@@ -256,6 +331,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Integer,
         default: "900",
         doc: "Lifetime of Moose-issued access tokens (60-86400).",
+        applies: Applies::On(&[Host::Serve, Host::Lambda]),
     },
     Variable {
         name: "MOOSE_REFRESH_TOKEN_TTL_SECS",
@@ -263,6 +339,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Integer,
         default: "2592000",
         doc: "Lifetime of a sign-in session, i.e. of its refresh token (3600-31536000).",
+        applies: Applies::On(&[Host::Serve, Host::Lambda]),
     },
     Variable {
         name: "OPENAI_API_KEY",
@@ -270,6 +347,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Secret,
         default: "",
         doc: "OpenAI API key of the chat assistant.",
+        applies: Applies::Reserved("for chat-service, whose assistant is not built yet"),
     },
     Variable {
         name: "PINECONE_API_KEY",
@@ -277,6 +355,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Secret,
         default: "",
         doc: "Pinecone API key of the assistant's knowledge base.",
+        applies: Applies::Reserved("for chat-service, whose assistant is not built yet"),
     },
     Variable {
         name: "PINECONE_INDEX_NAME",
@@ -284,6 +363,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Text,
         default: "",
         doc: "Pinecone index of the assistant's knowledge base.",
+        applies: Applies::Reserved("for chat-service, whose assistant is not built yet"),
     },
     Variable {
         name: "MOOSE_STATUS_INTERVAL_SECS",
@@ -291,6 +371,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Integer,
         default: "300",
         doc: "Seconds between `device-status-polling` passes in `moose serve` (30-86400).",
+        applies: Applies::On(&[Host::Serve]),
     },
     Variable {
         name: "MOOSE_NOTIFY_INTERVAL_SECS",
@@ -298,6 +379,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Integer,
         default: "30",
         doc: "Seconds between `notify-user` dispatch rounds in `moose serve` (1-3600).",
+        applies: Applies::On(&[Host::Serve, Host::Commands]),
     },
     Variable {
         name: "MOOSE_NOTIFY_LEASE_SECS",
@@ -305,6 +387,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Integer,
         default: "120",
         doc: "How long a dispatcher holds a notification it is delivering; after a crash, another (or the restarted) dispatcher takes it over after this (5-3600).",
+        applies: Applies::On(ALL_HOSTS),
     },
     Variable {
         name: "MOOSE_PUBLIC_URL",
@@ -312,6 +395,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Text,
         default: "",
         doc: "Moose's public base URL, for links in notifications (`https://moose.example.com`).",
+        applies: Applies::On(ALL_HOSTS),
     },
     Variable {
         name: "MOOSE_SMTP_HOST",
@@ -319,6 +403,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Text,
         default: "",
         doc: "SMTP server for e-mail notifications; e-mail is off when unset.",
+        applies: Applies::On(ALL_HOSTS),
     },
     Variable {
         name: "MOOSE_SMTP_PORT",
@@ -326,6 +411,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Integer,
         default: "587",
         doc: "SMTP port.",
+        applies: Applies::On(ALL_HOSTS),
     },
     Variable {
         name: "MOOSE_SMTP_TLS",
@@ -333,6 +419,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Text,
         default: "starttls",
         doc: "`starttls`, `tls` (implicit, port 465) or `none` (only for a relay on the same host).",
+        applies: Applies::On(ALL_HOSTS),
     },
     Variable {
         name: "MOOSE_SMTP_USERNAME",
@@ -340,6 +427,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Text,
         default: "",
         doc: "SMTP user name, if the server requires authentication.",
+        applies: Applies::On(ALL_HOSTS),
     },
     Variable {
         name: "MOOSE_SMTP_PASSWORD",
@@ -347,6 +435,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Secret,
         default: "",
         doc: "SMTP password.",
+        applies: Applies::On(ALL_HOSTS),
     },
     Variable {
         name: "MOOSE_SMTP_FROM",
@@ -354,6 +443,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Text,
         default: "Moose <alerts@moose.invalid>",
         doc: "Sender of notification e-mails.",
+        applies: Applies::On(ALL_HOSTS),
     },
     Variable {
         name: "MOOSE_SNS_TOPIC_ARN",
@@ -361,6 +451,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Text,
         default: "",
         doc: "SNS topic that receives every incident event once (operators subscribe to it); also enables SMS through SNS.",
+        applies: Applies::On(ALL_HOSTS),
     },
     Variable {
         name: "MOOSE_AWS_ENDPOINT",
@@ -368,6 +459,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Text,
         default: "",
         doc: "SNS endpoint override, for a local AWS-compatible server; AWS when unset.",
+        applies: Applies::On(ALL_HOSTS),
     },
     Variable {
         name: "MOOSE_ALLOW_PRIVATE_WEBHOOKS",
@@ -375,6 +467,7 @@ pub const VARIABLES: &[Variable] = &[
         kind: Kind::Boolean,
         default: "false",
         doc: "Allow webhook URLs that resolve to loopback, private or link-local addresses (refused by default: SSRF).",
+        applies: Applies::On(ALL_HOSTS),
     },
 ];
 
@@ -413,10 +506,10 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// The environment-variable table of `docs/configuration.md`.
 pub fn markdown_table() -> String {
     let mut out = String::from(
-        "| variable | setting (`moose.toml`) | default | meaning |\n|---|---|---|---|\n",
+        "| variable | setting (`moose.toml`) | default | applies to | meaning |\n|---|---|---|---|---|\n",
     );
     out.push_str(&format!(
-        "| `{CONFIG_FILE_VAR}` | (flag `--config`) | `moose.toml` if present | Path of the configuration file; an explicitly named file must exist. |\n"
+        "| `{CONFIG_FILE_VAR}` | (flag `--config`) | `moose.toml` if present | all | Path of the configuration file; an explicitly named file must exist. |\n"
     ));
     for v in VARIABLES {
         let default = if v.default.is_empty() {
@@ -429,13 +522,19 @@ pub fn markdown_table() -> String {
         } else {
             ""
         };
+        let reserved = match v.applies {
+            Applies::Reserved(why) => format!(" Read by no host yet: {why}."),
+            Applies::On(_) => String::new(),
+        };
         out.push_str(&format!(
-            "| `{}` | `{}` | {} | {}{} |\n",
+            "| `{}` | `{}` | {} | {} | {}{}{} |\n",
             v.name,
             v.path,
             default,
+            v.applies.describe(),
             v.doc,
-            secret.replace("{name}", v.name)
+            secret.replace("{name}", v.name),
+            reserved
         ));
     }
     out

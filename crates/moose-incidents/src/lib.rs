@@ -1,32 +1,21 @@
-//! `device-status-polling`: the per-system `STATUS` item and the incident engine.
-//!
-//! Each pass ([`status_pass`]) observes every system ([`observe`]: sun position at the site,
-//! freshness of the ingested data, Solar.web's live view and new messages), turns each
-//! observation into verdicts per incident kind ([`rules`]), runs them through flap protection
-//! ([`model::Track`]) and commits the system's status, its incident changes and the
-//! notification records a [`NotificationPlanner`] makes of them in one store transaction.
+//! Incidents as the rest of Moose sees them: the per-system `STATUS` item and incident records
+//! ([`model`]), where they are kept ([`repo`]), the explained state-code table ([`codes`]) and
+//! the change/planner port ([`change`]) through which `device-status-polling` (the engine in
+//! `moose-status`) has notifications written with each change. No Solar.web or solar-data
+//! dependency, so that readers of incidents (the API, notification delivery) do not pull in
+//! the engine.
 //!
 //! The rules, their thresholds and how well they score against the simulator's ground truth
 //! are in `docs/incidents.md`.
 
+pub mod change;
 pub mod codes;
-mod evaluate;
-mod gap;
-pub mod job;
-mod judge;
 pub mod model;
-pub mod observe;
 pub mod repo;
-pub mod rules;
-pub mod texts;
 
+pub use change::{Change, ChangeEvent, NoNotifications, NotificationPlanner};
 pub use codes::{CodeAction, CodeInfo, CodeTable, WhoActs};
-pub use job::{
-    Change, ChangeEvent, NoNotifications, NotificationPlanner, StatusJob, StatusSummary,
-    run_schedule, status_pass,
-};
 pub use model::{
     Incident, IncidentKind, MaintenanceWindow, Resolution, Severity, SystemState, SystemStatus,
 };
 pub use repo::{IncidentFilter, IncidentRepo, PlatformStatus, Versioned};
-pub use rules::Rules;

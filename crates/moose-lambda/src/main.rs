@@ -8,7 +8,8 @@
 //! `solar-data-polling` and `device-status-polling` run one pass per invocation (EventBridge
 //! schedule or direct); `notify-user` delivers the outbox on any event (schedule, SNS, SQS,
 //! direct invocation).
-//! Clients and the store are built once per cold start. Logs are JSON (CloudWatch).
+//! Everything is built once per cold start by `moose_app::App`, the same composition root as
+//! `moose serve`, so every setting means the same here. Logs are JSON (CloudWatch).
 
 mod events;
 
@@ -17,9 +18,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use lambda_http::Service as _;
 use lambda_runtime::{LambdaEvent, service_fn};
-use moose_api::{AppState, HttpLimits};
-use moose_config::{LogFormat, Sources, StoreBackend};
-use moose_store::Store;
+use moose_app::{App, NO_SOURCE};
+use moose_config::Sources;
 use serde_json::Value;
 
 /// The six functions of the old system.
@@ -60,14 +60,13 @@ impl Role {
 
 struct Function {
     role: Role,
-    router: axum::Router,
-    store: Arc<dyn Store>,
-    auth: moose_auth::AuthService,
+    app: App,
+    /// Built once per cold start, for the HTTP functions.
+    router: Option<axum::Router>,
     /// Built once per cold start, for `notify-user` only (SMTP and SNS clients).
     dispatcher: Option<moose_notify::Dispatcher>,
     /// Built once per cold start for the polling functions, when credentials are configured.
     solarweb: Option<moose_solarweb::SolarWebClient>,
-    config: moose_config::Config,
 }
 
 async fn build() -> anyhow::Result<Function> {
@@ -88,66 +87,38 @@ async fn build() -> anyhow::Result<Function> {
         ..Sources::default()
     })
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let config = loaded.config;
-    let format = if config.log.format == LogFormat::Json {
-        moose_telemetry::Format::Json
-    } else {
-        moose_telemetry::Format::Text
-    };
-    moose_telemetry::init(format, &config.log.filter)?;
-    let store: Arc<dyn Store> = match config.store.backend {
-        StoreBackend::Dynamodb => Arc::new(
-            moose_store_dynamodb::DynamoStore::connect(&moose_store_dynamodb::DynamoSettings {
-                table: config.store.dynamodb_table.clone(),
-                endpoint: config.store.dynamodb_endpoint.clone(),
-                region: None,
-            })
-            .await,
-        ),
-        StoreBackend::Sqlite => {
-            Arc::new(moose_store_sqlite::SqliteStore::open(&config.store.data_dir).await?)
-        }
-    };
-    let auth = moose_auth::AuthSettings {
-        supabase_url: config.supabase.url.clone(),
-        supabase_jwt_secret: config.supabase.jwt_secret.clone(),
-        access_ttl: std::time::Duration::from_secs(config.auth.access_token_ttl_secs),
-        refresh_ttl: std::time::Duration::from_secs(config.auth.refresh_token_ttl_secs),
-    };
-    let limits = HttpLimits {
-        request_timeout: std::time::Duration::from_secs(config.http.request_timeout_secs),
-        body_limit: usize::try_from(config.http.body_limit_bytes).unwrap_or(usize::MAX),
-    };
-    let state = AppState::new(Arc::clone(&store), auth);
-    let auth = state.auth.clone();
-    let router = moose_api::router(state, limits);
+    let (format, filter) = moose_app::telemetry(&loaded.config);
+    moose_telemetry::init(format, filter)?;
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    let app = App::open(loaded.config).await?;
+    let router = role.is_http().then(|| app.router());
     let dispatcher = if role == Role::NotifyUser {
-        Some(moose_notify::setup::dispatcher(&config, &store, &auth).await?)
+        Some(app.dispatcher().await?)
     } else {
         None
     };
-    tracing::info!(function = %name, role = ?role, backend = store.backend(), "Moose Lambda function ready");
     let solarweb = if matches!(role, Role::SolarDataPolling | Role::DeviceStatusPolling) {
-        solarweb_client(&config)?
+        app.solarweb()?
     } else {
         None
     };
+    tracing::info!(function = %name, role = ?role, backend = app.store().backend(), "Moose Lambda function ready");
     Ok(Function {
         role,
+        app,
         router,
-        store,
-        auth,
         dispatcher,
         solarweb,
-        config,
     })
 }
 
 async fn handle(f: &Function, event: LambdaEvent<Value>) -> anyhow::Result<Value> {
     let (payload, context) = event.into_parts();
-    if f.role.is_http() {
+    if let Some(router) = &f.router {
         let request = events::http_request(payload)?;
-        let mut adapter = lambda_http::Adapter::from(f.router.clone());
+        let mut adapter = lambda_http::Adapter::from(router.clone());
         let response = adapter
             .call(LambdaEvent::new(request, context))
             .await
@@ -160,13 +131,11 @@ async fn handle(f: &Function, event: LambdaEvent<Value>) -> anyhow::Result<Value
                 .solarweb
                 .clone()
                 .ok_or_else(|| no_source("solar-data-polling"))?;
-            let repo = moose_solardata::SolarRepo::new(Arc::clone(&f.store));
-            let settings = moose_solardata::PollSettings::default();
             let cancel = tokio_util::sync::CancellationToken::new();
             let summary = moose_solardata::poll_once(
                 &client,
-                &repo,
-                &settings,
+                &f.app.solar_repo(),
+                &f.app.poll_settings(),
                 jiff::Timestamp::now(),
                 &cancel,
             )
@@ -179,10 +148,9 @@ async fn handle(f: &Function, event: LambdaEvent<Value>) -> anyhow::Result<Value
                 .solarweb
                 .clone()
                 .ok_or_else(|| no_source("device-status-polling"))?;
-            let job = moose_notify::setup::status_job(&f.config, &f.store, client, &f.auth);
+            let job = f.app.status_job(client);
             let cancel = tokio_util::sync::CancellationToken::new();
-            let summary =
-                moose_incidents::status_pass(&job, jiff::Timestamp::now(), &cancel).await?;
+            let summary = moose_status::status_pass(&job, jiff::Timestamp::now(), &cancel).await?;
             tracing::info!(request_id = %context.request_id, opened = ?summary.opened, resolved = ?summary.resolved, "device-status-polling pass finished");
             Ok(serde_json::to_value(summary)?)
         }
@@ -202,28 +170,8 @@ async fn handle(f: &Function, event: LambdaEvent<Value>) -> anyhow::Result<Value
     }
 }
 
-/// The Solar.web client, when access keys are configured (built once per cold start).
-fn solarweb_client(
-    config: &moose_config::Config,
-) -> anyhow::Result<Option<moose_solarweb::SolarWebClient>> {
-    let sw = &config.solarweb;
-    let (Some(id), Some(value)) = (&sw.access_key_id, &sw.access_key_value) else {
-        return Ok(None);
-    };
-    let credentials = moose_solarweb::Credentials {
-        access_key_id: id.clone(),
-        access_key_value: value.clone(),
-        login: sw.user_id.clone().zip(sw.password.clone()),
-    };
-    Ok(Some(moose_solarweb::SolarWebClient::new(
-        moose_solarweb::ClientConfig::new(&sw.base_url, credentials),
-    )?))
-}
-
 fn no_source(function: &str) -> anyhow::Error {
-    anyhow::anyhow!(
-        "SOLAR_WEB_ACCESS_KEY_ID and SOLAR_WEB_ACCESS_KEY_VALUE must be set for {function}"
-    )
+    anyhow::anyhow!("{function}: {NO_SOURCE}")
 }
 
 /// Tells the Runtime API that initialisation failed, so the failure shows in the function's

@@ -289,6 +289,8 @@ async fn a_scheduled_event_makes_solar_data_polling_pull_from_the_simulator_into
                 "SOLAR_WEB_ACCESS_KEY_VALUE",
                 moose_sim::DEFAULT_ACCESS_KEY_VALUE,
             ),
+            // Not the default (24 h): the function must honour it, as `moose serve` does.
+            ("MOOSE_POLL_INITIAL_LOOKBACK_HOURS", "48"),
         ],
     );
     let scheduled = json!({"version": "0", "id": "e1", "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
@@ -310,6 +312,25 @@ async fn a_scheduled_event_makes_solar_data_polling_pull_from_the_simulator_into
             .unwrap()
             .is_some_and(|c| c.last_data_at.is_some())
     );
+    // 48 hours back from now always reaches the local day before yesterday; 24 would not.
+    for system in &systems {
+        let today = jiff::Timestamp::now().to_zoned_datetime(system.tz()).date();
+        let first = repo
+            .days(
+                &system.id,
+                today.checked_sub(jiff::Span::new().days(10)).unwrap(),
+                today,
+            )
+            .await
+            .unwrap()
+            .first()
+            .map(|d| d.date);
+        assert_eq!(
+            first,
+            today.checked_sub(jiff::Span::new().days(2)).ok(),
+            "MOOSE_POLL_INITIAL_LOOKBACK_HOURS=48 decides how far back the first poll reaches"
+        );
+    }
     stop(child);
 }
 

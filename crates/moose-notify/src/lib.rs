@@ -16,7 +16,6 @@ pub mod message;
 pub mod model;
 pub mod planner;
 pub mod repo;
-pub mod setup;
 #[cfg(feature = "testing")]
 pub mod testing;
 

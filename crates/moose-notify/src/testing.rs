@@ -159,21 +159,21 @@ pub async fn system_with_members(
     name: &str,
     members: &[(&str, moose_auth::SystemRole)],
 ) -> Vec<moose_domain::UserId> {
-    moose_solardata::SolarRepo::new(std::sync::Arc::clone(store))
-        .put_meta(&moose_solardata::SystemMeta {
-            id: system.clone(),
-            name: name.to_owned(),
-            peak_power_w: Some(10_000.0),
-            time_zone: "Europe/Vienna".into(),
-            latitude: Some(48.2),
-            longitude: Some(16.4),
-            city: None,
-            country: None,
-            installation_date: None,
-            active: true,
-        })
-        .await
-        .unwrap();
+    // The system's META item as `moose-solardata` writes it (this crate does not depend on it).
+    let meta = serde_json::json!({
+        "id": system, "name": name, "peak_power_w": 10_000.0, "time_zone": "Europe/Vienna",
+        "latitude": 48.2, "longitude": 16.4, "city": null, "country": null,
+        "installation_date": null, "active": true,
+    });
+    let item = moose_store::Item::new(
+        moose_store::Key::new(
+            moose_domain::keys::system_pk(system),
+            moose_domain::keys::SK_META,
+        ),
+        meta.as_object().cloned().unwrap_or_default(),
+    )
+    .with_gsi1(moose_domain::keys::GSI1_ALL_SYSTEMS, system.as_str());
+    store.put(item, moose_store::Condition::None).await.unwrap();
     let password = Some("correct horse battery");
     let created = auth
         .create_user(

@@ -110,6 +110,11 @@ impl SolarWebClient {
         })
     }
 
+    /// The configuration the client was built with (pacing, concurrency, endpoint).
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
     /// Call and data-point counters since the client was built.
     pub fn stats(&self) -> &Stats {
         &self.inner.stats

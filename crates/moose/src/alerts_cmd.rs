@@ -1,16 +1,13 @@
 //! `moose status` (one `device-status-polling` pass now) and `moose notify` (deliver the
 //! outbox; delivery report).
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use moose_auth::AuthService;
 
 use crate::cli::{Cli, Failure};
-use crate::poll_cmd::setup;
-use crate::{datasource, serve::open_store, signals};
+use crate::poll_cmd::configured_source;
+use crate::setup::Setup;
+use crate::signals;
 
 #[derive(Debug, Args)]
 pub(crate) struct StatusArgs {
@@ -42,51 +39,33 @@ pub(crate) enum NotifyCommand {
     },
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
 pub(crate) fn status(cli: &Cli, args: &StatusArgs) -> Result<(), Failure> {
-    let config = setup(cli, args.data_dir.as_ref())?;
-    let client =
-        datasource::from_config(&config)?.ok_or_else(|| anyhow::anyhow!(datasource::NO_SOURCE))?;
-    runtime()?.block_on(async {
-        let store = open_store(&config).await?;
-        let auth = AuthService::new(Arc::clone(&store), crate::serve::auth_settings(&config));
-        let job = moose_notify::setup::status_job(&config, &store, client, &auth);
+    Setup::with_data_dir(cli, args.data_dir.as_ref())?.run(async |app| {
+        let job = app.status_job(configured_source(app)?);
         let (cancel, _) = signals::shutdown_on_signal();
-        let summary = moose_incidents::status_pass(&job, jiff::Timestamp::now(), &cancel).await;
-        store.close().await.ok();
-        let summary = summary.context("the device-status-polling pass failed")?;
+        let summary = moose_status::status_pass(&job, jiff::Timestamp::now(), &cancel)
+            .await
+            .context("the device-status-polling pass failed")?;
         println!(
             "{}",
             serde_json::to_string_pretty(&summary).unwrap_or_default()
         );
-        Ok::<(), anyhow::Error>(())
-    })?;
-    Ok(())
+        Ok(())
+    })
 }
 
 pub(crate) fn notify(cli: &Cli, command: &NotifyCommand) -> Result<(), Failure> {
     let data_dir = match command {
         NotifyCommand::Run { data_dir, .. } | NotifyCommand::Stats { data_dir, .. } => data_dir,
     };
-    let config = setup(cli, data_dir.as_ref())?;
-    runtime()?.block_on(async {
-        let store = open_store(&config).await?;
-        let auth = AuthService::new(Arc::clone(&store), crate::serve::auth_settings(&config));
-        let dispatcher = moose_notify::setup::dispatcher(&config, &store, &auth)
-            .await
-            .context("cannot set up the notification channels")?;
-        let result = match command {
+    Setup::with_data_dir(cli, data_dir.as_ref())?.run(async |app| {
+        let dispatcher = app.dispatcher().await?;
+        match command {
             NotifyCommand::Run { once: true, .. } => run_until_idle(&dispatcher).await,
             NotifyCommand::Run { once: false, .. } => {
                 let (cancel, _) = signals::shutdown_on_signal();
-                let every = Duration::from_secs(config.jobs.notify_interval_secs);
-                moose_notify::dispatch::run_schedule(dispatcher, every, cancel).await;
+                moose_notify::dispatch::run_schedule(dispatcher, app.notify_interval(), cancel)
+                    .await;
                 Ok(())
             }
             NotifyCommand::Stats { days, .. } => {
@@ -104,11 +83,8 @@ pub(crate) fn notify(cli: &Cli, command: &NotifyCommand) -> Result<(), Failure> 
                 );
                 Ok(())
             }
-        };
-        store.close().await.ok();
-        result
-    })?;
-    Ok(())
+        }
+    })
 }
 
 /// Rounds until nothing is due; prints the totals.

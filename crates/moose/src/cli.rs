@@ -153,11 +153,8 @@ impl Cli {
 
 /// Installs logging as configured and reports the configuration warnings through it.
 pub(crate) fn init_telemetry(loaded: &Loaded) -> anyhow::Result<()> {
-    let format = match loaded.config.log.format {
-        moose_config::LogFormat::Text => moose_telemetry::Format::Text,
-        moose_config::LogFormat::Json => moose_telemetry::Format::Json,
-    };
-    moose_telemetry::init(format, &loaded.config.log.filter)?;
+    let (format, filter) = moose_app::telemetry(&loaded.config);
+    moose_telemetry::init(format, filter)?;
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }

@@ -14,12 +14,11 @@ pub(crate) type JobExit = (&'static str, anyhow::Result<()>);
 /// Starts every job of `moose serve`.
 pub(crate) fn spawn_all(
     set: &mut JoinSet<JobExit>,
-    config: &moose_config::Config,
-    store: &Arc<dyn Store>,
+    app: &moose_app::App,
     shutdown: &CancellationToken,
 ) {
-    let interval = Duration::from_secs(config.jobs.store_check_interval_secs);
-    let (store, token) = (Arc::clone(store), shutdown.clone());
+    let interval = app.store_check_interval();
+    let (store, token) = (Arc::clone(app.store()), shutdown.clone());
     set.spawn(async move {
         (
             "store-watchdog",

@@ -10,6 +10,7 @@ mod datasource;
 mod jobs;
 mod poll_cmd;
 mod serve;
+mod setup;
 mod signals;
 mod sim_cmd;
 mod table_cmd;

@@ -1,16 +1,17 @@
 //! `moose poll` (one `solar-data-polling` pass now) and `moose backfill` (history).
 
 use std::io::IsTerminal;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
 use jiff::civil::Date;
+use moose_app::{App, NO_SOURCE};
 use moose_domain::SystemId;
-use moose_solardata::SolarRepo;
+use moose_solarweb::SolarWebClient;
 
-use crate::cli::{Cli, Failure, ServeArgs, init_telemetry};
-use crate::{datasource, serve::open_store, signals};
+use crate::cli::{Cli, Failure};
+use crate::setup::Setup;
+use crate::signals;
 
 #[derive(Debug, Args)]
 pub(crate) struct PollArgs {
@@ -35,42 +36,24 @@ pub(crate) struct BackfillArgs {
     pub data_dir: Option<std::path::PathBuf>,
 }
 
-/// The configuration of a one-shot command (with `--data-dir`), with logging set up.
-pub(crate) fn setup(
-    cli: &Cli,
-    data_dir: Option<&std::path::PathBuf>,
-) -> Result<moose_config::Config, Failure> {
-    let loaded = cli.load_config(Some(&ServeArgs {
-        bind: None,
-        data_dir: data_dir.cloned(),
-        demo: false,
-    }))?;
-    init_telemetry(&loaded)?;
-    Ok(loaded.config)
+/// The configured Solar.web client, or why there is none.
+pub(crate) fn configured_source(app: &App) -> anyhow::Result<SolarWebClient> {
+    app.solarweb()?.ok_or_else(|| anyhow::anyhow!(NO_SOURCE))
 }
 
 pub(crate) fn poll(cli: &Cli, args: &PollArgs) -> Result<(), Failure> {
-    let config = setup(cli, args.data_dir.as_ref())?;
-    let client =
-        datasource::from_config(&config)?.ok_or_else(|| anyhow::anyhow!(datasource::NO_SOURCE))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let store = open_store(&config).await?;
+    Setup::with_data_dir(cli, args.data_dir.as_ref())?.run(async |app| {
+        let client = configured_source(app)?;
         let (cancel, _) = signals::shutdown_on_signal();
-        let repo = SolarRepo::new(Arc::clone(&store));
         let summary = moose_solardata::poll_once(
             &client,
-            &repo,
-            &datasource::poll_settings(&config),
+            &app.solar_repo(),
+            &app.poll_settings(),
             jiff::Timestamp::now(),
             &cancel,
         )
-        .await;
-        store.close().await.ok();
-        let summary = summary.context("the poll pass failed")?;
+        .await
+        .context("the poll pass failed")?;
         println!(
             "{}",
             serde_json::to_string_pretty(&summary).unwrap_or_default()
@@ -84,14 +67,10 @@ pub(crate) fn poll(cli: &Cli, args: &PollArgs) -> Result<(), Failure> {
                 summary.errors
             ))
         }
-    })?;
-    Ok(())
+    })
 }
 
 pub(crate) fn backfill(cli: &Cli, args: &BackfillArgs) -> Result<(), Failure> {
-    let config = setup(cli, args.data_dir.as_ref())?;
-    let client =
-        datasource::from_config(&config)?.ok_or_else(|| anyhow::anyhow!(datasource::NO_SOURCE))?;
     let to = args.to.unwrap_or_else(|| {
         jiff::Timestamp::now()
             .to_zoned_datetime(jiff::tz::TimeZone::UTC)
@@ -103,13 +82,9 @@ pub(crate) fn backfill(cli: &Cli, args: &BackfillArgs) -> Result<(), Failure> {
             args.from
         )));
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let store = open_store(&config).await?;
-        let repo = SolarRepo::new(Arc::clone(&store));
+    Setup::with_data_dir(cli, args.data_dir.as_ref())?.run(async |app| {
+        let client = configured_source(app)?;
+        let repo = app.solar_repo();
         moose_solardata::discover(&client, &repo).await.context("cannot list the fleet")?;
         let mut systems = repo.all_systems().await.context("cannot read the fleet")?;
         if let Some(only) = &args.system {
@@ -135,13 +110,11 @@ pub(crate) fn backfill(cli: &Cli, args: &BackfillArgs) -> Result<(), Failure> {
         if tty {
             eprintln!();
         }
-        store.close().await.ok();
         let progress = result.context("the backfill stopped")?;
         if cancel.is_cancelled() {
             anyhow::bail!("interrupted after {}/{} system-days; run the same command again to resume", progress.days_done, progress.days_total);
         }
         println!("backfilled {} system-days ({} were complete), {} records", progress.days_done, progress.days_skipped, progress.records_written);
         Ok(())
-    })?;
-    Ok(())
+    })
 }

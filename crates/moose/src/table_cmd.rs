@@ -1,11 +1,10 @@
 //! `moose table create` / `moose table describe`: the DynamoDB table and its index.
 
-use anyhow::Context;
 use clap::Subcommand;
 use moose_store_dynamodb::DynamoStore;
 
-use crate::cli::{Cli, Failure, init_telemetry};
-use crate::serve::dynamo_settings;
+use crate::cli::{Cli, Failure};
+use crate::setup::Setup;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum TableCommand {
@@ -16,14 +15,9 @@ pub(crate) enum TableCommand {
 }
 
 pub(crate) fn run(cli: &Cli, command: &TableCommand) -> Result<(), Failure> {
-    let loaded = cli.load_config(None)?;
-    init_telemetry(&loaded)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let store = DynamoStore::connect(&dynamo_settings(&loaded.config)).await;
+    // No store is opened: the table may not exist yet.
+    Setup::with_data_dir(cli, None)?.block_on(async |config| {
+        let store = DynamoStore::connect(&moose_app::dynamo_settings(&config)).await;
         if matches!(command, TableCommand::Create) {
             let created = store
                 .create_table()
@@ -40,7 +34,6 @@ pub(crate) fn run(cli: &Cli, command: &TableCommand) -> Result<(), Failure> {
             "{}",
             serde_json::to_string_pretty(&description).unwrap_or_default()
         );
-        anyhow::Ok(())
-    })?;
-    Ok(())
+        Ok(())
+    })
 }

@@ -3,14 +3,13 @@
 //! the local account that already holds their e-mail address.
 
 use std::io::Read;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use moose_auth::{AuthService, OrgRole};
+use moose_auth::OrgRole;
 
-use crate::cli::{Cli, Failure, init_telemetry};
-use crate::serve::{auth_settings, open_store};
+use crate::cli::{Cli, Failure};
+use crate::setup::Setup;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum UsersCommand {
@@ -61,40 +60,22 @@ pub(crate) fn run(cli: &Cli, command: &UsersCommand) -> Result<(), Failure> {
 }
 
 fn link(cli: &Cli, args: &LinkArgs) -> Result<(), Failure> {
-    let serve_like = crate::cli::ServeArgs {
-        bind: None,
-        data_dir: args.data_dir.clone(),
-        demo: false,
-    };
-    let loaded = cli.load_config(Some(&serve_like))?;
-    init_telemetry(&loaded)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let store = open_store(&loaded.config).await?;
-        let auth = AuthService::new(Arc::clone(&store), auth_settings(&loaded.config));
-        let linked = auth.link_supabase(&args.email, &args.supabase_id).await;
-        store.close().await.ok();
-        let user = linked.map_err(|e| anyhow::anyhow!("cannot link the accounts: {e}"))?;
+    Setup::with_data_dir(cli, args.data_dir.as_ref())?.run(async |app| {
+        let user = app
+            .auth()
+            .link_supabase(&args.email, &args.supabase_id)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot link the accounts: {e}"))?;
         println!(
             "Supabase user {} now signs in as {} ({}, {})",
             args.supabase_id, user.email, user.id, user.role
         );
-        anyhow::Ok(())
-    })?;
-    Ok(())
+        Ok(())
+    })
 }
 
 fn create(cli: &Cli, args: &CreateArgs) -> Result<(), Failure> {
-    let serve_like = crate::cli::ServeArgs {
-        bind: None,
-        data_dir: args.data_dir.clone(),
-        demo: false,
-    };
-    let loaded = cli.load_config(Some(&serve_like))?;
-    init_telemetry(&loaded)?;
+    let setup = Setup::with_data_dir(cli, args.data_dir.as_ref())?;
     let password = if args.password_stdin {
         let mut text = String::new();
         std::io::stdin()
@@ -104,14 +85,9 @@ fn create(cli: &Cli, args: &CreateArgs) -> Result<(), Failure> {
     } else {
         None
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let store = open_store(&loaded.config).await?;
-        let auth = AuthService::new(Arc::clone(&store), auth_settings(&loaded.config));
-        let created = auth
+    setup.run(async |app| {
+        let (user, generated) = app
+            .auth()
             .create_user(
                 &args.email,
                 args.role,
@@ -119,15 +95,12 @@ fn create(cli: &Cli, args: &CreateArgs) -> Result<(), Failure> {
                 password.as_deref(),
                 None,
             )
-            .await;
-        store.close().await.ok();
-        let (user, generated) =
-            created.map_err(|e| anyhow::anyhow!("cannot create the user: {e}"))?;
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot create the user: {e}"))?;
         println!("created {} user {} ({})", user.role, user.email, user.id);
         if let Some(password) = generated {
             println!("initial password (shown once): {password}");
         }
-        anyhow::Ok(())
-    })?;
-    Ok(())
+        Ok(())
+    })
 }

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_trait::async_trait;
 use futures_util::StreamExt;
 use jiff::{SignedDuration, Timestamp};
 use moose_solardata::{SolarRepo, SystemMeta};
@@ -15,69 +14,13 @@ use moose_store::{StoreError, TxOp};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
+use moose_incidents::model::{Evidence, Incident, IncidentKind, SystemStatus, Transition};
+use moose_incidents::{Change, ChangeEvent, IncidentRepo, NotificationPlanner, PlatformStatus};
+
 use crate::evaluate::{Judgement, evaluate, judge_days};
-use crate::model::{Evidence, Incident, IncidentKind, SystemStatus, Transition};
 use crate::observe::{Observation, observe};
-use crate::repo::{IncidentRepo, PlatformStatus};
 use crate::rules::Rules;
 use crate::texts;
-
-/// What happened to an incident.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChangeEvent {
-    /// It was opened.
-    Opened,
-    /// It was resolved.
-    Resolved,
-    /// New evidence or a later sighting; nobody is notified.
-    Updated,
-}
-
-/// An incident change, as handed to the notification planner.
-#[derive(Debug, Clone)]
-pub struct Change {
-    /// Opened or resolved.
-    pub event: ChangeEvent,
-    /// The incident after the change.
-    pub incident: Incident,
-    /// Notifications are held (snooze or maintenance) for the system.
-    pub held: bool,
-    /// Version of the incident item as read (0: a new incident).
-    pub version: u64,
-}
-
-impl Change {
-    /// A change of a new incident (version 0), notifications not held; the engine fills in
-    /// the version it read and the hold before committing.
-    pub fn new(event: ChangeEvent, incident: Incident) -> Self {
-        Self {
-            event,
-            incident,
-            held: false,
-            version: 0,
-        }
-    }
-}
-
-/// Turns incident changes into notification records, written in the same transaction as the
-/// change (the outbox). Implemented by `moose-notify`.
-#[async_trait]
-pub trait NotificationPlanner: Send + Sync + std::fmt::Debug {
-    /// The store operations that record the notifications of `change`.
-    async fn plan(&self, change: &Change) -> Result<Vec<TxOp>, StoreError>;
-}
-
-/// A planner that plans nothing (tests, and installations without notifications).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoNotifications;
-
-#[async_trait]
-impl NotificationPlanner for NoNotifications {
-    async fn plan(&self, _change: &Change) -> Result<Vec<TxOp>, StoreError> {
-        Ok(Vec::new())
-    }
-}
 
 /// What one pass did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -192,7 +135,7 @@ impl StatusJob {
                 {
                     let mut incident = read.value;
                     incident.resolved_at = Some(now);
-                    incident.resolution = Some(crate::model::Resolution::Recovered);
+                    incident.resolution = Some(moose_incidents::model::Resolution::Recovered);
                     changes.push(Change {
                         event: ChangeEvent::Resolved,
                         incident,
@@ -272,7 +215,7 @@ pub async fn status_pass(
                 let from = status
                     .messages_until
                     .map_or(now - SignedDuration::from_hours(1), |until| {
-                        until - crate::model::MESSAGE_OVERLAP
+                        until - moose_incidents::model::MESSAGE_OVERLAP
                     });
                 let obs = observe(&job.client, &job.solar, meta, now, from, min_elev).await?;
                 Ok((status, version, obs))

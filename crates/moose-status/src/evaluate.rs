@@ -7,16 +7,17 @@ use jiff::civil::Date;
 use moose_store::StoreError;
 use serde_json::json;
 
-use crate::codes::{CodeAction, CodeTable};
 use crate::gap::classify_gap;
-use crate::job::{Change, ChangeEvent, StatusJob, new_incident};
+use crate::job::{StatusJob, new_incident};
 pub(crate) use crate::judge::{Judgement, judge_days};
-use crate::model::{
-    Evidence, Hysteresis, Incident, IncidentKind, Resolution, SystemState, SystemStatus, Transition,
-};
 use crate::observe::Observation;
 use crate::rules::median;
 use crate::texts;
+use moose_incidents::codes::{CodeAction, CodeTable};
+use moose_incidents::model::{
+    Evidence, Hysteresis, Incident, IncidentKind, Resolution, SystemState, SystemStatus, Transition,
+};
+use moose_incidents::{Change, ChangeEvent};
 
 /// The outcome of judging one system: its new status and the incident changes.
 type Evaluated = (SystemStatus, Vec<Change>);
@@ -78,7 +79,7 @@ pub(crate) async fn evaluate(
             }
         }
         status.messages_until = Some(now);
-        let horizon = now - crate::model::MESSAGE_OVERLAP - SignedDuration::from_hours(1);
+        let horizon = now - moose_incidents::model::MESSAGE_OVERLAP - SignedDuration::from_hours(1);
         status.seen_messages.retain(|_, at| *at >= horizon);
     }
 

@@ -15,12 +15,12 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use moose_domain::Secret;
 use moose_incidents::{
-    Incident, IncidentFilter, IncidentKind, IncidentRepo, NoNotifications, Resolution, Rules,
-    StatusJob, status_pass,
+    Incident, IncidentFilter, IncidentKind, IncidentRepo, NoNotifications, Resolution,
 };
 use moose_sim::{ScenarioSource, SimConfig, Simulator};
 use moose_solardata::{PollSettings, SolarRepo, poll_once};
 use moose_solarweb::{ClientConfig, Credentials, RetryPolicy, SolarWebClient};
+use moose_status::{Rules, StatusJob, status_pass};
 use tokio_util::sync::CancellationToken;
 
 const START: &str = "2026-06-01T00:00:00Z";

@@ -7,8 +7,8 @@ use moose_store::StoreError;
 use serde_json::json;
 
 use crate::job::StatusJob;
-use crate::model::{Evidence, Resolution};
 use crate::observe::Observation;
+use moose_incidents::model::{Evidence, Resolution};
 
 /// Produced energy in `[from, to)` according to the stored 5-minute records, Wh.
 async fn stored_between(

@@ -1,11 +1,11 @@
 //! The verdicts: for each kind, whether one observation is abnormal (`Some(true)`), normal
 //! (`Some(false)`) or says nothing (`None`: night, held, unknown). Pure functions; the job
-//! feeds them and [`crate::model::Track`] turns verdicts into open/resolve decisions.
+//! feeds them and [`moose_incidents::model::Track`] turns verdicts into open/resolve decisions.
 
 use jiff::SignedDuration;
 
-use crate::model::Hysteresis;
 use crate::observe::Observation;
+use moose_incidents::model::Hysteresis;
 
 /// Thresholds of the incident engine. Defaults are documented in `docs/incidents.md`.
 #[derive(Debug, Clone)]

@@ -8,9 +8,9 @@ use moose_solardata::{ExpectedModel, SystemMeta};
 use moose_store::StoreError;
 
 use crate::job::StatusJob;
-use crate::model::SystemStatus;
 use crate::observe::Observation;
 use crate::rules::distance_km;
+use moose_incidents::model::SystemStatus;
 
 /// Yesterday's verdict inputs for one system.
 #[derive(Debug, Clone)]

@@ -3,8 +3,8 @@
 use jiff::Timestamp;
 use moose_solardata::SystemMeta;
 
-use crate::codes::{CodeInfo, WhoActs};
-use crate::model::{Resolution, Severity};
+use moose_incidents::codes::{CodeInfo, WhoActs};
+use moose_incidents::model::{Resolution, Severity};
 
 /// Title, summary, action and severity of an incident.
 #[derive(Debug, Clone, PartialEq)]
