@@ -92,6 +92,36 @@ pub fn authorize(
     }
 }
 
+/// Decides who may acknowledge an incident: whoever services it. Viewers see incidents, but an
+/// acknowledgement stops reminders and escalation for everyone, so it is reserved to the
+/// system's owners, installers and technicians and to fleet-wide roles; a platform incident
+/// (no system) to technicians and above. `system_role` is the caller's membership on the
+/// incident's system.
+pub fn authorize_acknowledge(
+    principal: &Principal,
+    on_system: bool,
+    system_role: Option<SystemRole>,
+) -> Result<(), Denied> {
+    let allowed = sees_all_systems(principal)
+        || if on_system {
+            matches!(
+                system_role,
+                Some(SystemRole::Owner | SystemRole::Installer | SystemRole::Technician)
+            )
+        } else {
+            principal.user.role >= OrgRole::Technician
+        };
+    match (allowed, on_system) {
+        (true, _) => Ok(()),
+        (false, true) => Err(Denied::Forbidden(
+            "only the system's owners, installers and technicians, and fleet managers, acknowledge its incidents",
+        )),
+        (false, false) => Err(Denied::Forbidden(
+            "only technicians and fleet managers acknowledge platform incidents",
+        )),
+    }
+}
+
 /// A change to one membership of a system, as the policy sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemberChange {
@@ -174,6 +204,28 @@ mod tests {
                 session: "s".into(),
             },
         }
+    }
+
+    #[test]
+    fn acknowledgement() {
+        let viewer = principal(crate::OrgRole::Viewer);
+        let tech = principal(crate::OrgRole::Technician);
+        let fm = principal(crate::OrgRole::FleetManager);
+        assert!(authorize_acknowledge(&fm, true, None).is_ok());
+        assert!(authorize_acknowledge(&viewer, true, Some(SystemRole::Viewer)).is_err());
+        for role in [
+            SystemRole::Technician,
+            SystemRole::Installer,
+            SystemRole::Owner,
+        ] {
+            assert!(authorize_acknowledge(&viewer, true, Some(role)).is_ok());
+        }
+        assert!(authorize_acknowledge(&viewer, false, None).is_err());
+        assert!(authorize_acknowledge(&tech, false, None).is_ok());
+        assert!(
+            authorize_acknowledge(&tech, true, None).is_err(),
+            "an org technician is no member of this system"
+        );
     }
 
     /// Every combination of caller, target role and new role, against the rules written out.

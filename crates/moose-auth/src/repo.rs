@@ -4,33 +4,13 @@
 use std::sync::Arc;
 
 use moose_domain::{SystemId, UserId, keys};
-use moose_store::{Attributes, Condition, Item, Key, Query, Store, StoreError, StoreExt, TxOp};
+use moose_store::codec::{decode, to_attrs};
+use moose_store::{Condition, Item, Key, Query, Store, StoreError, StoreExt, TxOp};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::model::{Membership, SystemRole, User};
-
-fn to_attrs(value: &impl Serialize) -> Attributes {
-    match serde_json::to_value(value) {
-        Ok(Value::Object(map)) => map,
-        _ => Attributes::new(),
-    }
-}
-
-fn from_item<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
-    serde_json::from_value(Value::Object(item.attrs.clone())).map_err(|e| StoreError::Corrupt {
-        key: item.key.clone(),
-        reason: e.to_string(),
-    })
-}
-
-fn attrs(value: Value) -> Attributes {
-    match value {
-        Value::Object(map) => map,
-        _ => Attributes::new(),
-    }
-}
 
 /// A stored user with its password hash (local accounts only).
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -100,11 +80,7 @@ pub(crate) struct Repo {
 impl Repo {
     /// Reads one item and decodes it; a missing item is `None`, an undecodable one `Corrupt`.
     async fn get_decoded<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<T>, StoreError> {
-        self.store
-            .get(key)
-            .await?
-            .map(|item| from_item(&item))
-            .transpose()
+        self.store.get(key).await?.map(decode).transpose()
     }
 
     /// Every item a query matches (all pages), decoded.
@@ -112,8 +88,8 @@ impl Repo {
         self.store
             .query_all(q)
             .await?
-            .iter()
-            .map(from_item)
+            .into_iter()
+            .map(decode)
             .collect()
     }
 
@@ -149,41 +125,41 @@ impl Repo {
         let u = &stored.user;
         let ops = vec![
             TxOp::Put {
-                item: Item::new(Self::profile_key(&u.id), to_attrs(stored)),
+                item: Item::new(Self::profile_key(&u.id), to_attrs(stored)?),
                 condition: Condition::NotExists,
             },
             TxOp::Put {
                 item: Item::new(
                     Key::new(keys::email_pk(&u.email), keys::SK_EMAIL_CLAIM),
-                    attrs(json!({"user_id": u.id})),
+                    to_attrs(&json!({"user_id": u.id}))?,
                 ),
                 condition: Condition::NotExists,
             },
             TxOp::Put {
-                item: self.directory_item(u),
+                item: self.directory_item(u)?,
                 condition: Condition::None,
             },
         ];
         self.store.transact(ops).await
     }
 
-    fn directory_item(&self, u: &User) -> Item {
+    fn directory_item(&self, u: &User) -> Result<Item, StoreError> {
         let entry = json!({"id": u.id, "email": u.email, "name": u.name, "role": u.role, "disabled": u.disabled});
-        Item::new(
+        Ok(Item::new(
             Key::new(keys::USERS_PK, keys::user_entry_sk(&u.id)),
-            attrs(entry),
-        )
+            to_attrs(&entry)?,
+        ))
     }
 
     /// Replaces a user's profile and directory entry (the e-mail never changes).
     pub(crate) async fn save_user(&self, stored: &StoredUser) -> Result<(), StoreError> {
         let ops = vec![
             TxOp::Put {
-                item: Item::new(Self::profile_key(&stored.user.id), to_attrs(stored)),
+                item: Item::new(Self::profile_key(&stored.user.id), to_attrs(stored)?),
                 condition: Condition::Exists,
             },
             TxOp::Put {
-                item: self.directory_item(&stored.user),
+                item: self.directory_item(&stored.user)?,
                 condition: Condition::None,
             },
         ];
@@ -257,7 +233,7 @@ impl Repo {
         m: &Membership,
         keep_owner: Option<&UserId>,
     ) -> Result<(), StoreError> {
-        let body = to_attrs(m);
+        let body = to_attrs(m)?;
         let mut ops = vec![
             TxOp::Put {
                 item: Item::new(
@@ -325,7 +301,7 @@ impl Repo {
         condition: Condition,
     ) -> Result<(), StoreError> {
         self.store
-            .put(Item::new(Self::session_key(id), to_attrs(s)), condition)
+            .put(Item::new(Self::session_key(id), to_attrs(s)?), condition)
             .await
     }
 
@@ -356,7 +332,7 @@ impl Repo {
             TxOp::Put {
                 item: Item::new(
                     Key::new(keys::supabase_link_pk(sub), keys::SK_IDENTITY_LINK),
-                    attrs(json!({"user_id": user})),
+                    to_attrs(&json!({"user_id": user}))?,
                 ),
                 condition: Condition::NotExists,
             },
@@ -399,12 +375,12 @@ impl Repo {
             TxOp::Put {
                 item: Item::new(
                     Key::new(keys::api_key_pk(&key.id), keys::SK_API_KEY),
-                    to_attrs(key),
+                    to_attrs(key)?,
                 ),
                 condition,
             },
             TxOp::Put {
-                item: Item::new(Key::new(keys::API_KEYS_PK, &key.id), to_attrs(&listed)),
+                item: Item::new(Key::new(keys::API_KEYS_PK, &key.id), to_attrs(&listed)?),
                 condition: Condition::None,
             },
         ];
@@ -428,7 +404,7 @@ impl Repo {
         match self
             .store
             .put(
-                Item::new(key.clone(), attrs(json!({"secret": fresh}))),
+                Item::new(key.clone(), to_attrs(&json!({"secret": fresh}))?),
                 Condition::NotExists,
             )
             .await
@@ -455,7 +431,7 @@ impl Repo {
         let id = crate::crypto::random_token(6);
         let key = Key::new(keys::user_pk(user), keys::activity_sk(&activity.at, &id));
         self.store
-            .put(Item::new(key, to_attrs(activity)), Condition::NotExists)
+            .put(Item::new(key, to_attrs(activity)?), Condition::NotExists)
             .await
     }
 
@@ -472,8 +448,8 @@ impl Repo {
             .query(&q)
             .await?
             .items
-            .iter()
-            .map(from_item)
+            .into_iter()
+            .map(decode)
             .collect()
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use moose_domain::keys;
-use moose_store::{Condition, Item, Key, Store, StoreError};
+use moose_store::{Condition, Item, Key, Store, StoreError, codec};
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{random_token, sha256_hex};
@@ -141,9 +141,9 @@ impl Throttle {
     ) -> Result<Result<(), Duration>, StoreError> {
         for _ in 0..MAX_RACES {
             let current = self.store.get(key).await?;
+            // An unreadable window is started afresh rather than locking the account forever.
             let mut window: Window = match &current {
-                Some(item) => serde_json::from_value(serde_json::Value::Object(item.attrs.clone()))
-                    .unwrap_or_default(),
+                Some(item) => codec::decode(item.clone()).unwrap_or_default(),
                 None => Window::default(),
             };
             let condition = match &current {

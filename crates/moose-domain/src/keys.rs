@@ -28,7 +28,8 @@ pub fn device_sk(id: &DeviceId) -> String {
 /// Prefix of every device item in a system partition.
 pub const DEVICE_SK_PREFIX: &str = "Device#";
 
-/// `Hist#<yyyy-mm-dd>`: one item per system and UTC day holding that day's 5-minute records.
+/// `Hist#<yyyy-mm-dd>`: one item per system and **site-local** day holding that day's 5-minute
+/// records (up to 300 slots on a 25-hour day).
 ///
 /// Chunking per day keeps an item far below DynamoDB's 400 KB limit (288 records of a dozen
 /// channels is about 40 KB) while a one-day read stays a single `GetItem`.
@@ -36,7 +37,7 @@ pub fn system_day_sk(date: jiff::civil::Date) -> String {
     format!("Hist#{date}")
 }
 
-/// `DevHist#<device>#<yyyy-mm-dd>`: one item per device and UTC day of 5-minute records.
+/// `DevHist#<device>#<yyyy-mm-dd>`: one item per device and site-local day of 5-minute records.
 pub fn device_day_sk(device: &DeviceId, date: jiff::civil::Date) -> String {
     format!("DevHist#{device}#{date}")
 }

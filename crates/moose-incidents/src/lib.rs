@@ -1,5 +1,6 @@
 //! Incidents as the rest of Moose sees them: the per-system `STATUS` item and incident records
-//! ([`model`]), where they are kept ([`repo`]), the explained state-code table ([`codes`]) and
+//! ([`model`]), where they are kept ([`repo`]), what people change on a status and its limits
+//! ([`settings`]), the explained state-code table ([`codes`]) and
 //! the change/planner port ([`change`]) through which `device-status-polling` (the engine in
 //! `moose-status`) has notifications written with each change. No Solar.web or solar-data
 //! dependency, so that readers of incidents (the API, notification delivery) do not pull in
@@ -12,6 +13,7 @@ pub mod change;
 pub mod codes;
 pub mod model;
 pub mod repo;
+pub mod settings;
 
 pub use change::{Change, ChangeEvent, NoNotifications, NotificationPlanner};
 pub use codes::{CodeAction, CodeInfo, CodeTable, WhoActs};

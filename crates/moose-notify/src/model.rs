@@ -290,6 +290,27 @@ impl Default for EscalationPolicy {
     }
 }
 
+impl EscalationPolicy {
+    /// `Ok` if every field is in its range, else what is wrong, naming the field. A week is the
+    /// longest interval that still means something for an open incident.
+    pub fn check(&self) -> Result<(), String> {
+        for (name, value, range) in [
+            ("escalate_after_mins", self.escalate_after_mins, 5..=10_080),
+            ("remind_every_mins", self.remind_every_mins, 15..=10_080),
+            ("max_reminders", self.max_reminders, 0..=10),
+        ] {
+            if !range.contains(&value) {
+                return Err(format!(
+                    "{name}: must be between {} and {}",
+                    range.start(),
+                    range.end()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// An entry of a user's in-app feed (`User#<id>` / `Feed#<at>#<notification>`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeedEntry {

@@ -5,12 +5,11 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use moose_domain::{DeviceId, SystemId, keys};
-use moose_store::{
-    Attributes, Condition, Item, Key, Query, SortCondition, Store, StoreError, StoreExt, TxOp,
-};
+use moose_store::codec::{self, to_attrs, versioned_put};
+use moose_store::{Condition, Item, Key, Query, SortCondition, Store, StoreError, StoreExt, TxOp};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::series::{DayChunk, Energy, HourlyMonth};
 
@@ -79,50 +78,6 @@ pub struct IngestCursor {
     pub last_data_at: Option<Timestamp>,
 }
 
-fn attrs(value: &impl Serialize) -> Attributes {
-    match serde_json::to_value(value) {
-        Ok(Value::Object(map)) => map,
-        _ => Attributes::new(),
-    }
-}
-
-/// Decodes an item it owns, moving its (possibly large) attributes instead of copying them.
-fn decode_owned<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
-    let key = item.key;
-    serde_json::from_value(Value::Object(item.attrs)).map_err(|e| StoreError::Corrupt {
-        key,
-        reason: e.to_string(),
-    })
-}
-
-/// The attribute that makes read-modify-write items safe against concurrent writers.
-const VERSION: &str = "version";
-
-/// A put of the next version of an item read at `version` (0: it did not exist). It fails with
-/// `Conflict` if another writer got there first.
-fn versioned_put(key: Key, mut attrs: Attributes, version: u64) -> TxOp {
-    attrs.insert(VERSION.into(), json!(version + 1));
-    let condition = if version == 0 {
-        Condition::NotExists
-    } else {
-        Condition::AttributeEquals {
-            name: VERSION.into(),
-            value: json!(version),
-        }
-    };
-    TxOp::Put {
-        item: Item::new(key, attrs),
-        condition,
-    }
-}
-
-fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
-    serde_json::from_value(Value::Object(item.attrs.clone())).map_err(|e| StoreError::Corrupt {
-        key: item.key.clone(),
-        reason: e.to_string(),
-    })
-}
-
 const SK_CURSOR: &str = "Cursor#histdata";
 
 /// A day item as read, with the version its conditional write must match.
@@ -171,13 +126,13 @@ impl SolarRepo {
         self.store
             .get(&Self::meta_key(id))
             .await?
-            .map(|i| decode(&i))
+            .map(codec::decode)
             .transpose()
     }
 
     /// Writes a system's metadata (listed under GSI1 `Systems`).
     pub async fn put_meta(&self, meta: &SystemMeta) -> Result<(), StoreError> {
-        let item = Item::new(Self::meta_key(&meta.id), attrs(meta))
+        let item = Item::new(Self::meta_key(&meta.id), to_attrs(meta)?)
             .with_gsi1(keys::GSI1_ALL_SYSTEMS, meta.id.as_str());
         self.store.put(item, Condition::None).await
     }
@@ -199,8 +154,8 @@ impl SolarRepo {
         let page = self.store.query(&q).await?;
         let mut metas: Vec<SystemMeta> = page
             .items
-            .iter()
-            .map(decode)
+            .into_iter()
+            .map(codec::decode)
             .collect::<Result<Vec<SystemMeta>, _>>()?
             .into_iter()
             .filter(|m| Some(&m.id) != after)
@@ -216,8 +171,8 @@ impl SolarRepo {
         self.store
             .query_all(&Query::gsi1(keys::GSI1_ALL_SYSTEMS).limit(1000))
             .await?
-            .iter()
-            .map(decode)
+            .into_iter()
+            .map(codec::decode)
             .collect()
     }
 
@@ -230,12 +185,12 @@ impl SolarRepo {
         let ops = devices
             .iter()
             .map(|d| {
-                moose_store::BatchOp::Put(Item::new(
+                Ok(moose_store::BatchOp::Put(Item::new(
                     Key::new(keys::system_pk(system), keys::device_sk(&d.id)),
-                    attrs(d),
-                ))
+                    to_attrs(d)?,
+                )))
             })
-            .collect();
+            .collect::<Result<_, StoreError>>()?;
         self.store.batch_write(ops).await
     }
 
@@ -246,7 +201,7 @@ impl SolarRepo {
             .query_all(&q)
             .await?
             .into_iter()
-            .map(decode_owned)
+            .map(codec::decode)
             .collect()
     }
 
@@ -255,7 +210,7 @@ impl SolarRepo {
         self.store
             .get(&Key::new(keys::system_pk(system), SK_CURSOR))
             .await?
-            .map(|i| decode(&i))
+            .map(codec::decode)
             .transpose()
     }
 
@@ -267,7 +222,10 @@ impl SolarRepo {
     ) -> Result<(), StoreError> {
         self.store
             .put(
-                Item::new(Key::new(keys::system_pk(system), SK_CURSOR), attrs(cursor)),
+                Item::new(
+                    Key::new(keys::system_pk(system), SK_CURSOR),
+                    to_attrs(cursor)?,
+                ),
                 Condition::None,
             )
             .await
@@ -278,11 +236,7 @@ impl SolarRepo {
         &self,
         key: &Key,
     ) -> Result<Option<(T, u64)>, StoreError> {
-        let Some(item) = self.store.get(key).await? else {
-            return Ok(None);
-        };
-        let version = item.attrs.get(VERSION).and_then(Value::as_u64).unwrap_or(0);
-        Ok(Some((decode(&item)?, version)))
+        self.store.get(key).await?.map(codec::from_item).transpose()
     }
 
     fn day_key(system: &SystemId, device: Option<&DeviceId>, date: Date) -> Key {
@@ -323,7 +277,7 @@ impl SolarRepo {
             .query_all(&q)
             .await?
             .into_iter()
-            .map(decode_owned)
+            .map(codec::decode)
             .collect()
     }
 
@@ -375,7 +329,7 @@ impl SolarRepo {
                         key: item.key.clone(),
                         reason: format!("no {label}"),
                     })?;
-                Ok((date, decode_owned::<Energy>(item)?))
+                Ok((date, codec::decode::<Energy>(item)?))
             })
             .collect()
     }
@@ -410,7 +364,7 @@ impl SolarRepo {
             .query_all(&q)
             .await?
             .into_iter()
-            .map(decode_owned)
+            .map(codec::decode)
             .collect()
     }
 
@@ -420,18 +374,20 @@ impl SolarRepo {
     pub async fn write_day(&self, system: &SystemId, write: &DayWrite) -> Result<(), StoreError> {
         let date = write.system.chunk.date;
         let mut ops = Vec::new();
-        let mut put_chunk = |device: Option<&DeviceId>, v: &VersionedChunk| {
+        let chunks = std::iter::once((None, &write.system)).chain(
+            write
+                .devices
+                .iter()
+                .map(|(device, chunk)| (Some(device), chunk)),
+        );
+        for (device, v) in chunks {
             ops.push(versioned_put(
                 Self::day_key(system, device, date),
-                attrs(&v.chunk),
+                &v.chunk,
                 v.version,
-            ));
-        };
-        put_chunk(None, &write.system);
-        for (device, chunk) in &write.devices {
-            put_chunk(Some(device), chunk);
+            )?);
         }
-        let mut day = attrs(&Energy::of_day(&write.system.chunk));
+        let mut day = to_attrs(&Energy::of_day(&write.system.chunk))?;
         day.insert("date".into(), json!(date));
         ops.push(TxOp::Put {
             item: Item::new(
@@ -440,7 +396,7 @@ impl SolarRepo {
             ),
             condition: Condition::None,
         });
-        let mut month = attrs(&write.month);
+        let mut month = to_attrs(&write.month)?;
         month.insert("month".into(), json!(date.first_of_month()));
         ops.push(TxOp::Put {
             item: Item::new(
@@ -459,11 +415,11 @@ impl SolarRepo {
             keys::system_pk(system),
             keys::hourly_rollup_sk(date.year(), date.month()),
         );
-        ops.push(versioned_put(key, attrs(hourly), *version));
+        ops.push(versioned_put(key, hourly, *version)?);
         ops.push(TxOp::Put {
             item: Item::new(
                 Key::new(keys::system_pk(system), SK_CURSOR),
-                attrs(&write.cursor),
+                to_attrs(&write.cursor)?,
             ),
             condition: Condition::None,
         });

@@ -34,6 +34,12 @@ pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<(T, u64), StoreError
         })
 }
 
+/// An item's attributes as a value, without its version; `Corrupt` (naming the key) if they do
+/// not fit.
+pub fn decode<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    from_item(item).map(|(value, _)| value)
+}
+
 /// The put of the next version of `value`, read at `version` (0: it did not exist): it fails
 /// with `Conflict` if another writer got there first.
 pub fn versioned_put(key: Key, value: &impl Serialize, version: u64) -> Result<TxOp, StoreError> {

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use axum::Json;
 use axum::extract::State;
 use jiff::Timestamp;
-use moose_auth::{OrgRole, Principal, SystemRole, policy};
+use moose_auth::{Principal, SystemRole, policy};
 use moose_domain::SystemId;
 use moose_incidents::model::Evidence;
 use moose_incidents::{Incident, IncidentFilter, IncidentKind, IncidentRepo};
@@ -228,34 +228,6 @@ pub(crate) async fn detail(
     Ok(Json(to_json(&incident)?))
 }
 
-/// Who may acknowledge: whoever services the system. Viewers see incidents but acknowledging
-/// stops reminders and escalation for everyone, so it is reserved to people who act on them.
-fn may_acknowledge(
-    caller: &Principal,
-    incident: &Incident,
-    membership: Option<SystemRole>,
-) -> ApiResult<()> {
-    let allowed = policy::sees_all_systems(caller)
-        || match incident.system {
-            Some(_) => matches!(
-                membership,
-                Some(SystemRole::Owner | SystemRole::Installer | SystemRole::Technician)
-            ),
-            None => caller.user.role >= OrgRole::Technician,
-        };
-    if allowed {
-        Ok(())
-    } else if incident.system.is_some() {
-        Err(ApiError::Forbidden(
-            "only the system's owners, installers and technicians, and fleet managers, acknowledge its incidents".into(),
-        ))
-    } else {
-        Err(ApiError::Forbidden(
-            "only technicians and fleet managers acknowledge platform incidents".into(),
-        ))
-    }
-}
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AckBody {
@@ -288,7 +260,7 @@ pub(crate) async fn acknowledge(
         ));
     }
     let (mut incident, membership, version) = visible_incident(&state, &caller, &incident).await?;
-    may_acknowledge(&caller, &incident, membership)?;
+    policy::authorize_acknowledge(&caller, incident.system.is_some(), membership)?;
     if incident.acked_by.is_some() {
         return Ok(Json(to_json(&incident)?));
     }
