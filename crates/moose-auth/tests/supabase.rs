@@ -191,10 +191,8 @@ async fn legacy_hs256_only_with_the_secret() {
     );
 }
 
-#[tokio::test]
-async fn a_supabase_user_is_created_on_first_sight_as_a_viewer() {
-    let k1 = new_key("k1");
-    let p = project(&[&k1]).await;
+/// The auth service of a fresh store, with Supabase tokens of `project` enabled.
+async fn supabase_auth(project: &Project) -> (AuthService, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(
         moose_store_sqlite::SqliteStore::open(dir.path())
@@ -202,10 +200,17 @@ async fn a_supabase_user_is_created_on_first_sight_as_a_viewer() {
             .unwrap(),
     );
     let settings = AuthSettings {
-        supabase_url: Some(p.url.clone()),
+        supabase_url: Some(project.url.clone()),
         ..AuthSettings::default()
     };
-    let auth = AuthService::new(store, settings);
+    (AuthService::new(store, settings), dir)
+}
+
+#[tokio::test]
+async fn a_supabase_user_is_created_on_first_sight_as_a_viewer() {
+    let k1 = new_key("k1");
+    let p = project(&[&k1]).await;
+    let (auth, _dir) = supabase_auth(&p).await;
     let sub = "6f1b2c3d-0000-4000-8000-000000000004";
     let token = sign_es256(&k1, &claims(&p, sub));
     let first = auth.authenticate(&token).await.unwrap();
@@ -323,17 +328,7 @@ async fn junk_key_ids_neither_hammer_the_jwks_nor_delay_real_users() {
 async fn a_supabase_user_with_a_local_accounts_email_is_told_and_can_be_linked() {
     let k1 = new_key("k1");
     let p = project(&[&k1]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(
-        moose_store_sqlite::SqliteStore::open(dir.path())
-            .await
-            .unwrap(),
-    );
-    let settings = AuthSettings {
-        supabase_url: Some(p.url.clone()),
-        ..AuthSettings::default()
-    };
-    let auth = AuthService::new(store, settings);
+    let (auth, _dir) = supabase_auth(&p).await;
     let (local, _) = auth
         .create_user(
             "ann@example.com",

@@ -282,11 +282,27 @@ pub enum SystemState {
     Unknown,
 }
 
+/// What a device is doing, as `STATUS` shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceCondition {
+    /// Reporting, no open fault.
+    Online,
+    /// Not reporting (the system's datalogger is offline).
+    Offline,
+    /// Its fault is open.
+    Error,
+    /// Not judged yet (also whatever an older or newer Moose wrote that this one does not know).
+    #[default]
+    #[serde(other)]
+    Unknown,
+}
+
 /// One device's latest state.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeviceState {
-    /// `online`, `offline` or `error`.
-    pub state: String,
+    /// Online, offline or in error.
+    pub state: DeviceCondition,
     /// Last state code seen.
     pub last_code: Option<i64>,
     /// Its text.

@@ -1,105 +1,196 @@
 //! Judging one system: verdicts → tracks → incidents opened, updated or resolved.
+//!
+//! [`evaluate`] is three steps: read the open incidents (store), decide (pure: one function per
+//! incident kind over a small [`Context`]), and classify a data gap that just closed (store and
+//! Solar.web, see `gap.rs`). Only the first and last do I/O, so the decisions can be read, and
+//! tested, as plain functions of the observation and the status.
 
 use std::collections::BTreeMap;
 
 use jiff::SignedDuration;
 use jiff::civil::Date;
+use moose_incidents::codes::{CodeAction, CodeTable};
+use moose_incidents::model::{
+    DeviceCondition, Evidence, Hysteresis, Incident, IncidentKind, Resolution, SystemState,
+    SystemStatus, Transition,
+};
+use moose_incidents::{Change, ChangeEvent};
+use moose_solarweb::types::SystemMessage;
 use moose_store::StoreError;
 use serde_json::json;
 
 use crate::gap::classify_gap;
-use crate::job::{StatusJob, new_incident};
-pub(crate) use crate::judge::{Judgement, judge_days};
+use crate::judge::Judgement;
 use crate::observe::Observation;
-use crate::rules::median;
+use crate::parts::StatusJob;
+use crate::rules::{Rules, median};
 use crate::texts;
-use moose_incidents::codes::{CodeAction, CodeTable};
-use moose_incidents::model::{
-    Evidence, Hysteresis, Incident, IncidentKind, Resolution, SystemState, SystemStatus, Transition,
-};
-use moose_incidents::{Change, ChangeEvent};
+use crate::texts::new_incident;
 
 /// The outcome of judging one system: its new status and the incident changes.
 type Evaluated = (SystemStatus, Vec<Change>);
 
+/// What every decision of one system's pass reads.
+struct Context<'a> {
+    rules: &'a Rules,
+    obs: &'a Observation,
+    table: &'static CodeTable,
+    /// A maintenance window is running: nothing opens.
+    maintenance: bool,
+    /// An upstream outage holds the per-system verdicts that depend on fresh data.
+    upstream_hold: bool,
+}
+
+/// A message worth acting on: when, its code, the message and the device it came from.
+type Sighting = (jiff::Timestamp, i64, SystemMessage, String);
+
+/// The system's incidents while it is judged, and what happened to them.
+#[derive(Default)]
+struct Incidents {
+    open: BTreeMap<IncidentKind, Incident>,
+    /// Versions of the incidents as read: their writes are conditional on them.
+    versions: BTreeMap<String, u64>,
+    changes: Vec<Change>,
+    /// Open incidents that changed without opening or closing.
+    touched: Vec<IncidentKind>,
+}
+
+impl Incidents {
+    fn is_open(&self, kind: IncidentKind) -> bool {
+        self.open.contains_key(&kind)
+    }
+
+    fn opened(&mut self, incident: Incident) {
+        self.changes
+            .push(Change::new(ChangeEvent::Opened, incident.clone()));
+        self.open.insert(incident.kind, incident);
+    }
+
+    fn resolved(&mut self, incident: Incident) {
+        self.changes
+            .push(Change::new(ChangeEvent::Resolved, incident));
+    }
+}
+
 /// Judges one system.
 pub(crate) async fn evaluate(
     job: &StatusJob,
-    mut status: SystemStatus,
+    status: SystemStatus,
     obs: &Observation,
     upstream_hold: bool,
     judgement: Option<&Judgement>,
 ) -> Result<Evaluated, StoreError> {
-    let rules = &job.rules;
-    let now = obs.now;
-    let meta = &obs.meta;
-    let mut open: BTreeMap<IncidentKind, Incident> = BTreeMap::new();
-    // Versions of the incidents as read: their writes are conditional on them.
-    let mut versions: BTreeMap<String, u64> = BTreeMap::new();
+    let mut incidents = Incidents::default();
     for (kind, id) in &status.open {
         if let Some(read) = job.incidents.incident_versioned(id).await? {
-            versions.insert(id.clone(), read.version);
-            open.insert(*kind, read.value);
+            incidents.versions.insert(id.clone(), read.version);
+            incidents.open.insert(*kind, read.value);
         }
     }
-    let mut changes: Vec<Change> = Vec::new();
-    let mut touched: Vec<IncidentKind> = Vec::new();
-    let maintenance = status.in_maintenance(now);
-    status.checked_at = now;
-    status.last_data_at = obs.last_data_at;
+    let ctx = Context {
+        rules: &job.rules,
+        obs,
+        table: CodeTable::builtin(),
+        maintenance: status.in_maintenance(obs.now),
+        upstream_hold,
+    };
+    let (mut status, gap) = decide(&ctx, status, &mut incidents, judgement);
+    if let Some(incident) = gap {
+        // The data gap closed: whether it was a communication loss or an outage is told by
+        // what arrived for it. First among the changes, where the decision put it.
+        let (resolution, lost, evidence) = classify_gap(job, obs, incident.since).await?;
+        let change = Change::new(
+            ChangeEvent::Resolved,
+            gap_resolved(incident, resolution, lost, evidence, obs.now),
+        );
+        incidents.changes.insert(0, change);
+    }
+    finish(&ctx, &mut status, &mut incidents);
+    Ok((status, incidents.changes))
+}
 
-    // Messages: explained through the code table; routine ones only update device state.
-    let table = CodeTable::builtin();
+/// Every decision of the pass, in order; returns the status and a no-data incident whose gap
+/// just closed and still needs classifying.
+fn decide(
+    ctx: &Context<'_>,
+    mut status: SystemStatus,
+    incidents: &mut Incidents,
+    judgement: Option<&Judgement>,
+) -> (SystemStatus, Option<Incident>) {
+    status.checked_at = ctx.obs.now;
+    status.last_data_at = ctx.obs.last_data_at;
+    let (faults, context) = read_messages(ctx, &mut status);
+    let gap = no_data(ctx, &mut status, incidents);
+    device_error(ctx, &mut status, incidents, &faults);
+    explain_with_context(incidents, context);
+    zero_production(ctx, &mut status, incidents);
+    underperformance(ctx, &mut status, incidents, judgement);
+    (status, gap)
+}
+
+/// New messages, explained through the code table: routine ones only update device state;
+/// faults and context codes are returned for the rules below.
+fn read_messages(ctx: &Context<'_>, status: &mut SystemStatus) -> (Vec<Sighting>, Vec<Sighting>) {
+    let now = ctx.obs.now;
     let mut faults = Vec::new();
     let mut context = Vec::new();
-    if let Some(messages) = &obs.messages {
-        for m in messages {
-            let Some(code) = m.state_code else { continue };
-            let at = moose_solarweb::types::parse_api_time(&m.log_date_time).unwrap_or(now);
-            let device = m.device_id.clone().unwrap_or_else(|| "system".into());
-            let seen_key = format!("{device}|{code}|{}", m.log_date_time);
-            if status.seen_messages.insert(seen_key, at).is_some() {
-                continue;
-            }
-            let action = table.action(code);
-            let entry = status.devices.entry(device.clone()).or_default();
-            entry.last_code = Some(code);
-            entry.last_message = m.text.clone();
-            entry.last_message_at = Some(at);
-            entry.state = if action == CodeAction::Incident {
-                "error"
-            } else {
-                "online"
-            }
-            .into();
-            match action {
-                CodeAction::Ignore => {}
-                CodeAction::Context => context.push((at, code, m.clone(), device)),
-                CodeAction::Incident => faults.push((at, code, m.clone(), device)),
-            }
+    let Some(messages) = &ctx.obs.messages else {
+        return (faults, context);
+    };
+    for m in messages {
+        let Some(code) = m.state_code else { continue };
+        let at = moose_solarweb::types::parse_api_time(&m.log_date_time).unwrap_or(now);
+        let device = m.device_id.clone().unwrap_or_else(|| "system".into());
+        let seen_key = format!("{device}|{code}|{}", m.log_date_time);
+        if status.seen_messages.insert(seen_key, at).is_some() {
+            continue;
         }
-        status.messages_until = Some(now);
-        let horizon = now - moose_incidents::model::MESSAGE_OVERLAP - SignedDuration::from_hours(1);
-        status.seen_messages.retain(|_, at| *at >= horizon);
+        let action = ctx.table.action(code);
+        let entry = status.devices.entry(device.clone()).or_default();
+        entry.last_code = Some(code);
+        entry.last_message = m.text.clone();
+        entry.last_message_at = Some(at);
+        entry.state = if action == CodeAction::Incident {
+            DeviceCondition::Error
+        } else {
+            DeviceCondition::Online
+        };
+        match action {
+            CodeAction::Ignore => {}
+            CodeAction::Context => context.push((at, code, m.clone(), device)),
+            CodeAction::Incident => faults.push((at, code, m.clone(), device)),
+        }
     }
+    status.messages_until = Some(now);
+    let horizon = now - moose_incidents::model::MESSAGE_OVERLAP - SignedDuration::from_hours(1);
+    status.seen_messages.retain(|_, at| *at >= horizon);
+    (faults, context)
+}
 
-    // No data.
-    let verdict = if maintenance || upstream_hold {
+/// No data while the sun is up, after the system's grace period. Returns the incident when its
+/// gap closes (resolved by [`evaluate`] once the gap is classified).
+fn no_data(
+    ctx: &Context<'_>,
+    status: &mut SystemStatus,
+    incidents: &mut Incidents,
+) -> Option<Incident> {
+    let (obs, now, meta) = (ctx.obs, ctx.obs.now, &ctx.obs.meta);
+    let verdict = if ctx.maintenance || ctx.upstream_hold {
         None
     } else {
-        rules.no_data(obs)
+        ctx.rules.no_data(obs)
     };
     let grace = status
         .grace_minutes
-        .map_or(rules.no_data.min_duration, |m| {
+        .map_or(ctx.rules.no_data.min_duration, |m| {
             SignedDuration::from_mins(i64::from(m))
         });
     let rule = Hysteresis {
         min_duration: grace,
-        ..rules.no_data
+        ..ctx.rules.no_data
     };
     let track = status.tracks.entry(IncidentKind::NoData).or_default();
-    match track.observe(verdict, now, open.contains_key(&IncidentKind::NoData), rule) {
+    match track.observe(verdict, now, incidents.is_open(IncidentKind::NoData), rule) {
         Transition::Open => {
             let since = match (obs.last_data_at, obs.daylight_since) {
                 (Some(l), Some(d)) => l.max(d),
@@ -119,87 +210,94 @@ pub(crate) async fn evaluate(
                 note: format!("no data for {} min with the sun {:.0}° high", now.duration_since(since).as_mins(), obs.sun_elevation_deg.unwrap_or(0.0)),
                 data: json!({"last_data_at": obs.last_data_at, "is_online": obs.flow.and_then(|f| f.online)}),
             });
-            open.insert(IncidentKind::NoData, incident);
-            changes.push(Change::new(
-                ChangeEvent::Opened,
-                open[&IncidentKind::NoData].clone(),
-            ));
+            incidents.opened(incident);
+            None
         }
-        Transition::Resolve => {
-            if let Some(mut incident) = open.remove(&IncidentKind::NoData) {
-                let (resolution, lost, evidence) = classify_gap(job, obs, incident.since).await?;
-                let (summary, action) = texts::no_data_resolved(resolution, lost);
-                incident.summary = format!("{} {summary}", incident.summary);
-                incident.action = action;
-                incident.resolution = Some(resolution);
-                incident.lost_energy_wh = lost;
-                incident.resolved_at = Some(now);
-                incident.add_evidence(evidence);
-                changes.push(Change::new(ChangeEvent::Resolved, incident));
-            }
-        }
+        Transition::Resolve => incidents.open.remove(&IncidentKind::NoData),
         Transition::None => {
             if verdict == Some(true)
-                && let Some(i) = open.get_mut(&IncidentKind::NoData)
+                && let Some(i) = incidents.open.get_mut(&IncidentKind::NoData)
             {
                 i.last_seen_at = now;
-                touched.push(IncidentKind::NoData);
+                incidents.touched.push(IncidentKind::NoData);
             }
+            None
         }
     }
+}
 
-    // Device errors: a fault message is itself the confirmation; resolved after the inverter
-    // has been seen producing again for a while without a new fault.
-    let error_rule = Hysteresis {
+/// A no-data incident, resolved with what its gap turned out to be.
+fn gap_resolved(
+    mut incident: Incident,
+    resolution: Resolution,
+    lost: Option<f64>,
+    evidence: Evidence,
+    now: jiff::Timestamp,
+) -> Incident {
+    let (summary, action) = texts::no_data_resolved(resolution, lost);
+    incident.summary = format!("{} {summary}", incident.summary);
+    incident.action = action;
+    incident.resolution = Some(resolution);
+    incident.lost_energy_wh = lost;
+    incident.resolved_at = Some(now);
+    incident.add_evidence(evidence);
+    incident
+}
+
+/// Device errors: a fault message is itself the confirmation; resolved after the inverter has
+/// been seen producing again for a while without a new fault.
+fn device_error(
+    ctx: &Context<'_>,
+    status: &mut SystemStatus,
+    incidents: &mut Incidents,
+    faults: &[Sighting],
+) {
+    let (obs, now, meta) = (ctx.obs, ctx.obs.now, &ctx.obs.meta);
+    let rule = Hysteresis {
         open_after: 1,
-        resolve_after: rules.device_error_resolve_after,
+        resolve_after: ctx.rules.device_error_resolve_after,
         min_duration: SignedDuration::ZERO,
     };
     let track = status.tracks.entry(IncidentKind::DeviceError).or_default();
-    if !faults.is_empty() && !maintenance {
-        track.observe(Some(true), now, true, error_rule);
-        let (at, code, message, device) = faults[0].clone();
+    if let Some((at, code, message, device)) = faults.first().filter(|_| !ctx.maintenance) {
+        track.observe(Some(true), now, true, rule);
         let evidence: Vec<Evidence> = faults
             .iter()
             .map(|(at, code, m, device)| Evidence {
                 at: *at,
                 note: format!("{device} reported {code}: {}", m.text.clone().unwrap_or_default()),
-                data: json!({"code": code, "device": device, "severity": m.state_severity, "code_table": table.version}),
+                data: json!({"code": code, "device": device, "severity": m.state_severity, "code_table": ctx.table.version}),
             })
             .collect();
-        match open.get_mut(&IncidentKind::DeviceError) {
-            Some(incident) => {
-                incident.last_seen_at = now;
-                for e in evidence {
-                    incident.add_evidence(e);
-                }
-                touched.push(IncidentKind::DeviceError);
+        if let Some(incident) = incidents.open.get_mut(&IncidentKind::DeviceError) {
+            incident.last_seen_at = now;
+            for e in evidence {
+                incident.add_evidence(e);
             }
-            None => {
-                let text = texts::device_error(
-                    meta,
-                    code,
-                    message.text.as_deref(),
-                    table.get(code),
-                    &device,
-                );
-                let mut incident =
-                    new_incident(Some(meta), None, IncidentKind::DeviceError, text, at, now);
-                for e in evidence {
-                    incident.add_evidence(e);
-                }
-                changes.push(Change::new(ChangeEvent::Opened, incident.clone()));
-                open.insert(IncidentKind::DeviceError, incident);
+            incidents.touched.push(IncidentKind::DeviceError);
+        } else {
+            let text = texts::device_error(
+                meta,
+                *code,
+                message.text.as_deref(),
+                ctx.table.get(*code),
+                device,
+            );
+            let mut incident =
+                new_incident(Some(meta), None, IncidentKind::DeviceError, text, *at, now);
+            for e in evidence {
+                incident.add_evidence(e);
             }
+            incidents.opened(incident);
         }
-    } else if open.contains_key(&IncidentKind::DeviceError) {
-        let verdict = if maintenance {
+    } else if incidents.is_open(IncidentKind::DeviceError) {
+        let verdict = if ctx.maintenance {
             None
         } else {
-            rules.producing(obs).map(|p| !p).filter(|bad| !bad)
+            ctx.rules.producing(obs).map(|p| !p).filter(|bad| !bad)
         };
-        if track.observe(verdict, now, true, error_rule) == Transition::Resolve
-            && let Some(mut incident) = open.remove(&IncidentKind::DeviceError)
+        if track.observe(verdict, now, true, rule) == Transition::Resolve
+            && let Some(mut incident) = incidents.open.remove(&IncidentKind::DeviceError)
         {
             incident.resolved_at = Some(now);
             incident.resolution = Some(Resolution::Recovered);
@@ -208,10 +306,13 @@ pub(crate) async fn evaluate(
                 note: "the inverter has been producing normally again".into(),
                 data: json!({"pv_w": obs.flow.and_then(|f| f.pv_w)}),
             });
-            changes.push(Change::new(ChangeEvent::Resolved, incident));
+            incidents.resolved(incident);
         }
     }
-    // Context codes explain an open incident; they do not open one.
+}
+
+/// Context codes explain an open incident; they do not open one.
+fn explain_with_context(incidents: &mut Incidents, context: Vec<Sighting>) {
     for (at, code, m, device) in context {
         let note = format!("{device} reported {code}: {}", m.text.unwrap_or_default());
         for kind in [
@@ -219,24 +320,27 @@ pub(crate) async fn evaluate(
             IncidentKind::ZeroProduction,
             IncidentKind::DeviceError,
         ] {
-            if let Some(i) = open.get_mut(&kind) {
+            if let Some(i) = incidents.open.get_mut(&kind) {
                 i.add_evidence(Evidence {
                     at,
                     note: note.clone(),
                     data: json!({"code": code}),
                 });
-                touched.push(kind);
+                incidents.touched.push(kind);
             }
         }
     }
+}
 
-    // Zero production in good sun, unless a fault or missing data already explains it.
+/// Zero production in good sun, unless a fault or missing data already explains it.
+fn zero_production(ctx: &Context<'_>, status: &mut SystemStatus, incidents: &mut Incidents) {
+    let (obs, now, meta) = (ctx.obs, ctx.obs.now, &ctx.obs.meta);
     let explained =
-        open.contains_key(&IncidentKind::NoData) || open.contains_key(&IncidentKind::DeviceError);
-    let verdict = if maintenance || upstream_hold || explained {
+        incidents.is_open(IncidentKind::NoData) || incidents.is_open(IncidentKind::DeviceError);
+    let verdict = if ctx.maintenance || ctx.upstream_hold || explained {
         None
     } else {
-        rules.zero_production(obs)
+        ctx.rules.zero_production(obs)
     };
     let track = status
         .tracks
@@ -245,141 +349,165 @@ pub(crate) async fn evaluate(
     match track.observe(
         verdict,
         now,
-        open.contains_key(&IncidentKind::ZeroProduction),
-        rules.zero_production,
+        incidents.is_open(IncidentKind::ZeroProduction),
+        ctx.rules.zero_production,
     ) {
         Transition::Open => {
             let since = track.bad_since.unwrap_or(now);
             let text = texts::zero_production(meta, since, now, obs.expected_w.unwrap_or(0.0));
-            let incident = new_incident(
+            incidents.opened(new_incident(
                 Some(meta),
                 None,
                 IncidentKind::ZeroProduction,
                 text,
                 since,
                 now,
-            );
-            changes.push(Change::new(ChangeEvent::Opened, incident.clone()));
-            open.insert(IncidentKind::ZeroProduction, incident);
+            ));
         }
         Transition::Resolve => {
-            if let Some(mut incident) = open.remove(&IncidentKind::ZeroProduction) {
+            if let Some(mut incident) = incidents.open.remove(&IncidentKind::ZeroProduction) {
                 incident.resolved_at = Some(now);
                 incident.resolution = Some(Resolution::Recovered);
                 incident.lost_energy_wh = obs
                     .model
                     .as_ref()
                     .map(|m| m.energy_wh(incident.since, now).round());
-                changes.push(Change::new(ChangeEvent::Resolved, incident));
+                incidents.resolved(incident);
             }
         }
         Transition::None => {}
     }
+}
 
-    // Underperformance, judged once per site-local day.
+/// Underperformance, judged once per site-local day against peers and the system's own
+/// recent normal days.
+fn underperformance(
+    ctx: &Context<'_>,
+    status: &mut SystemStatus,
+    incidents: &mut Incidents,
+    judgement: Option<&Judgement>,
+) {
+    let (now, meta) = (ctx.obs.now, &ctx.obs.meta);
     if let Some(j) = judgement {
         status.judged_day = Some(j.day);
     }
-    if let Some(j) = judgement.filter(|j| j.complete) {
-        let history: Vec<f64> = status.recent_pi.iter().map(|(_, pi)| *pi).collect();
-        let ratios: Vec<f64> = status.recent_peer_ratio.iter().map(|(_, r)| *r).collect();
-        let figures = crate::rules::DayFigures {
-            specific_yield: j.yield_kwh_kwp,
-            peer_yields: &j.peers,
-            peer_pis: &j.peer_pis,
-            performance_index: j.pi,
-            recent_peer_ratios: &ratios,
-            recent_pi: &history,
-        };
-        let verdict = if maintenance {
-            None
-        } else {
-            rules.underperformance(&figures)
-        };
-        // Only normal days become the yardstick, so a slow failure cannot hide itself.
-        if verdict == Some(false) {
-            if let Some(pi) = j.pi {
-                push_recent(&mut status.recent_pi, j.day, pi);
-            }
-            if let Some(m) = median(&j.peers).filter(|m| *m > 0.0) {
-                push_recent(&mut status.recent_peer_ratio, j.day, j.yield_kwh_kwp / m);
+    let Some(j) = judgement.filter(|j| j.complete) else {
+        return;
+    };
+    let history: Vec<f64> = status.recent_pi.iter().map(|(_, pi)| *pi).collect();
+    let ratios: Vec<f64> = status.recent_peer_ratio.iter().map(|(_, r)| *r).collect();
+    let figures = crate::rules::DayFigures {
+        specific_yield: j.yield_kwh_kwp,
+        peer_yields: &j.peers,
+        peer_pis: &j.peer_pis,
+        performance_index: j.pi,
+        recent_peer_ratios: &ratios,
+        recent_pi: &history,
+    };
+    let verdict = if ctx.maintenance {
+        None
+    } else {
+        ctx.rules.underperformance(&figures)
+    };
+    // Only normal days become the yardstick, so a slow failure cannot hide itself.
+    if verdict == Some(false) {
+        if let Some(pi) = j.pi {
+            push_recent(&mut status.recent_pi, j.day, pi);
+        }
+        if let Some(m) = median(&j.peers).filter(|m| *m > 0.0) {
+            push_recent(&mut status.recent_peer_ratio, j.day, j.yield_kwh_kwp / m);
+        }
+    }
+    let track = status
+        .tracks
+        .entry(IncidentKind::Underperformance)
+        .or_default();
+    match track.observe(
+        verdict,
+        now,
+        incidents.is_open(IncidentKind::Underperformance),
+        ctx.rules.underperformance,
+    ) {
+        Transition::Open => {
+            let reference = median(&j.peers)
+                .or_else(|| history.iter().copied().reduce(f64::max))
+                .unwrap_or(0.0);
+            let text =
+                texts::underperformance(meta, j.day, j.yield_kwh_kwp, reference, j.peers.len());
+            let since = track.bad_since.unwrap_or(now);
+            let mut incident = new_incident(
+                Some(meta),
+                None,
+                IncidentKind::Underperformance,
+                text,
+                since,
+                now,
+            );
+            incident.add_evidence(Evidence {
+                at: now,
+                note: format!("{}: {:.2} kWh/kWp", j.day, j.yield_kwh_kwp),
+                data: json!({"peers": j.peers, "performance_index": j.pi}),
+            });
+            incidents.opened(incident);
+        }
+        Transition::Resolve => {
+            if let Some(mut incident) = incidents.open.remove(&IncidentKind::Underperformance) {
+                incident.resolved_at = Some(now);
+                incident.resolution = Some(Resolution::Recovered);
+                incidents.resolved(incident);
             }
         }
-        let track = status
-            .tracks
-            .entry(IncidentKind::Underperformance)
-            .or_default();
-        let at_day_end = now;
-        match track.observe(
-            verdict,
-            at_day_end,
-            open.contains_key(&IncidentKind::Underperformance),
-            rules.underperformance,
-        ) {
-            Transition::Open => {
-                let reference = median(&j.peers)
-                    .or_else(|| history.iter().copied().reduce(f64::max))
-                    .unwrap_or(0.0);
-                let text =
-                    texts::underperformance(meta, j.day, j.yield_kwh_kwp, reference, j.peers.len());
-                let since = track.bad_since.unwrap_or(now);
-                let mut incident = new_incident(
-                    Some(meta),
-                    None,
-                    IncidentKind::Underperformance,
-                    text,
-                    since,
-                    now,
-                );
-                incident.add_evidence(Evidence {
+        Transition::None => {
+            if verdict == Some(true)
+                && let Some(i) = incidents.open.get_mut(&IncidentKind::Underperformance)
+            {
+                i.add_evidence(Evidence {
                     at: now,
                     note: format!("{}: {:.2} kWh/kWp", j.day, j.yield_kwh_kwp),
-                    data: json!({"peers": j.peers, "performance_index": j.pi}),
+                    data: json!({"peers": j.peers}),
                 });
-                changes.push(Change::new(ChangeEvent::Opened, incident.clone()));
-                open.insert(IncidentKind::Underperformance, incident);
-            }
-            Transition::Resolve => {
-                if let Some(mut incident) = open.remove(&IncidentKind::Underperformance) {
-                    incident.resolved_at = Some(now);
-                    incident.resolution = Some(Resolution::Recovered);
-                    changes.push(Change::new(ChangeEvent::Resolved, incident));
-                }
-            }
-            Transition::None => {
-                if verdict == Some(true)
-                    && let Some(i) = open.get_mut(&IncidentKind::Underperformance)
-                {
-                    i.add_evidence(Evidence {
-                        at: now,
-                        note: format!("{}: {:.2} kWh/kWp", j.day, j.yield_kwh_kwp),
-                        data: json!({"peers": j.peers}),
-                    });
-                    touched.push(IncidentKind::Underperformance);
-                }
+                incidents.touched.push(IncidentKind::Underperformance);
             }
         }
     }
+}
 
+/// Completes the changes (quiet updates, holds, versions, the latest evidence) and the status
+/// (open incidents, overall and per-device state).
+fn finish(ctx: &Context<'_>, status: &mut SystemStatus, incidents: &mut Incidents) {
+    let (obs, now) = (ctx.obs, ctx.obs.now);
     // Incidents that changed without opening or closing are saved quietly.
-    for kind in touched {
-        if let Some(incident) = open.get(&kind)
-            && !changes.iter().any(|c| c.incident.id == incident.id)
+    for kind in std::mem::take(&mut incidents.touched) {
+        if let Some(incident) = incidents.open.get(&kind)
+            && !incidents
+                .changes
+                .iter()
+                .any(|c| c.incident.id == incident.id)
         {
-            changes.push(Change::new(ChangeEvent::Updated, incident.clone()));
+            incidents
+                .changes
+                .push(Change::new(ChangeEvent::Updated, incident.clone()));
         }
     }
     let held = status.notifications_held(now);
-    for c in &mut changes {
+    for c in &mut incidents.changes {
         c.held |= held;
-        c.version = versions.get(&c.incident.id).copied().unwrap_or(0);
+        c.version = incidents.versions.get(&c.incident.id).copied().unwrap_or(0);
         // Evidence added later in this pass (context codes) belongs to the stored copy too.
-        if let Some(latest) = open.get(&c.incident.kind).filter(|i| i.id == c.incident.id) {
+        if let Some(latest) = incidents
+            .open
+            .get(&c.incident.kind)
+            .filter(|i| i.id == c.incident.id)
+        {
             c.incident.clone_from(latest);
         }
     }
-    status.open = open.iter().map(|(k, i)| (*k, i.id.clone())).collect();
-    let state = overall_state(&status, maintenance, obs);
+    status.open = incidents
+        .open
+        .iter()
+        .map(|(k, i)| (*k, i.id.clone()))
+        .collect();
+    let state = overall_state(status, ctx.maintenance, obs);
     if state != status.state {
         status.state = state;
         status.last_change_at = now;
@@ -392,19 +520,20 @@ pub(crate) async fn evaluate(
             .devices
             .entry(device.id.as_str().to_owned())
             .or_default();
-        let state = match system_online {
-            Some(false) => "offline",
-            _ if faulty && entry.state == "error" => "error",
-            _ => "online",
+        entry.state = match system_online {
+            Some(false) => DeviceCondition::Offline,
+            _ if faulty && entry.state == DeviceCondition::Error => DeviceCondition::Error,
+            _ => DeviceCondition::Online,
         };
-        state.clone_into(&mut entry.state);
     }
     if let Some(flow) = obs.flow {
-        let online = flow.online.unwrap_or(true);
         let entry = status.devices.entry("datalogger".into()).or_default();
-        entry.state = if online { "online" } else { "offline" }.into();
+        entry.state = if flow.online.unwrap_or(true) {
+            DeviceCondition::Online
+        } else {
+            DeviceCondition::Offline
+        };
     }
-    Ok((status, changes))
 }
 
 fn push_recent(list: &mut Vec<(Date, f64)>, day: Date, value: f64) {
@@ -430,5 +559,76 @@ fn overall_state(status: &SystemStatus, maintenance: bool, obs: &Observation) ->
         SystemState::Unknown
     } else {
         SystemState::Ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::{Flow, test_observation};
+
+    const ONLINE: Flow = Flow {
+        online: Some(true),
+        pv_w: Some(6000.0),
+    };
+
+    fn ctx<'a>(rules: &'a Rules, obs: &'a Observation, maintenance: bool) -> Context<'a> {
+        Context {
+            rules,
+            obs,
+            table: CodeTable::builtin(),
+            maintenance,
+            upstream_hold: false,
+        }
+    }
+
+    /// Passes every five minutes over a June morning in Vienna, the last record at 06:00 UTC;
+    /// data flows again from 09:00. No store is needed: the decisions are plain functions.
+    fn morning(maintenance: bool) -> (Vec<Change>, Option<Incident>, SystemStatus) {
+        let rules = Rules::default();
+        let mut status = SystemStatus::new(
+            moose_domain::SystemId::parse("s-1").unwrap(),
+            "2026-06-10T06:00:00Z".parse().unwrap(),
+        );
+        let mut incidents = Incidents::default();
+        let mut gap = None;
+        for minutes in (0..=210).step_by(5) {
+            let at = jiff::Timestamp::from_second(1_781_071_200 + minutes * 60).unwrap();
+            let back = minutes >= 180;
+            let age = if back { Some(1) } else { Some(minutes) };
+            let obs = test_observation(&at.to_string(), age, Some(ONLINE));
+            let (next, closed) = decide(
+                &ctx(&rules, &obs, maintenance),
+                status,
+                &mut incidents,
+                None,
+            );
+            status = next;
+            gap = gap.or(closed);
+            finish(&ctx(&rules, &obs, maintenance), &mut status, &mut incidents);
+        }
+        (incidents.changes, gap, status)
+    }
+
+    #[test]
+    fn missing_data_in_sun_opens_one_incident_and_its_gap_closes_when_data_returns() {
+        let (changes, gap, status) = morning(false);
+        let opened: Vec<_> = changes
+            .iter()
+            .filter(|c| c.event == ChangeEvent::Opened)
+            .collect();
+        assert_eq!(opened.len(), 1, "{changes:?}");
+        assert_eq!(opened[0].incident.kind, IncidentKind::NoData);
+        let gap = gap.expect("data returned: the gap is handed over for classifying");
+        assert_eq!(gap.id, opened[0].incident.id);
+        assert!(!status.open.contains_key(&IncidentKind::NoData));
+    }
+
+    #[test]
+    fn nothing_opens_during_maintenance() {
+        let (changes, gap, status) = morning(true);
+        assert!(changes.is_empty(), "{changes:?}");
+        assert!(gap.is_none());
+        assert_eq!(status.state, SystemState::Maintenance);
     }
 }

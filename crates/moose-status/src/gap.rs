@@ -6,8 +6,8 @@ use moose_solarweb::AggrPeriod;
 use moose_store::StoreError;
 use serde_json::json;
 
-use crate::job::StatusJob;
 use crate::observe::Observation;
+use crate::parts::StatusJob;
 use moose_incidents::model::{Evidence, Resolution};
 
 /// Produced energy in `[from, to)` according to the stored 5-minute records, Wh.

@@ -3,23 +3,22 @@
 //! together.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::StreamExt;
 use jiff::{SignedDuration, Timestamp};
-use moose_solardata::{SolarRepo, SystemMeta};
-use moose_solarweb::SolarWebClient;
+use moose_solardata::SystemMeta;
 use moose_store::{StoreError, TxOp};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use moose_incidents::model::{Evidence, Incident, IncidentKind, SystemStatus, Transition};
-use moose_incidents::{Change, ChangeEvent, IncidentRepo, NotificationPlanner, PlatformStatus};
+use moose_incidents::model::{IncidentKind, SystemStatus, Transition};
+use moose_incidents::{Change, ChangeEvent, IncidentRepo, PlatformStatus};
 
-use crate::evaluate::{Judgement, evaluate, judge_days};
+use crate::evaluate::evaluate;
+use crate::judge::{Judgement, judge_days};
 use crate::observe::{Observation, observe};
-use crate::rules::Rules;
+pub use crate::parts::StatusJob;
 use crate::texts;
 
 /// What one pass did.
@@ -41,23 +40,6 @@ pub struct StatusSummary {
     pub errors: BTreeMap<String, usize>,
     /// Wall time, ms.
     pub duration_ms: u128,
-}
-
-/// The job's parts.
-#[derive(Debug, Clone)]
-pub struct StatusJob {
-    /// Solar.web.
-    pub client: SolarWebClient,
-    /// Systems, devices and ingested data.
-    pub solar: SolarRepo,
-    /// Statuses and incidents.
-    pub incidents: IncidentRepo,
-    /// Thresholds.
-    pub rules: Rules,
-    /// The outbox writer.
-    pub planner: Arc<dyn NotificationPlanner>,
-    /// Systems observed at once.
-    pub concurrency: usize,
 }
 
 impl StatusJob {
@@ -125,7 +107,7 @@ impl StatusJob {
                 let text = texts::upstream(stale, observations.len(), &reason);
                 let since = platform.track.bad_since.unwrap_or(now);
                 let incident =
-                    new_incident(None, None, IncidentKind::UpstreamOutage, text, since, now);
+                    texts::new_incident(None, None, IncidentKind::UpstreamOutage, text, since, now);
                 platform.open = Some(incident.id.clone());
                 changes.push(Change::new(ChangeEvent::Opened, incident));
             }
@@ -151,37 +133,6 @@ impl StatusJob {
         let ops = vec![IncidentRepo::platform_op(&platform, read.version)?];
         self.commit(ops, &changes, summary).await?;
         Ok(hold)
-    }
-}
-
-/// A new open incident.
-pub(crate) fn new_incident(
-    meta: Option<&SystemMeta>,
-    id_time: Option<Timestamp>,
-    kind: IncidentKind,
-    text: texts::Text,
-    since: Timestamp,
-    now: Timestamp,
-) -> Incident {
-    let opened_at = moose_store::to_millis(id_time.unwrap_or(now));
-    Incident {
-        id: Incident::make_id(kind, opened_at, meta.map(|m| &m.id)),
-        system: meta.map(|m| m.id.clone()),
-        system_name: meta.map(|m| m.name.clone()),
-        kind,
-        severity: text.severity,
-        title: text.title,
-        summary: text.summary,
-        action: text.action,
-        since,
-        opened_at,
-        last_seen_at: now,
-        resolved_at: None,
-        resolution: None,
-        lost_energy_wh: None,
-        acked_by: None,
-        acked_at: None,
-        evidence: Vec::<Evidence>::new(),
     }
 }
 

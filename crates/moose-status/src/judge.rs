@@ -7,8 +7,8 @@ use jiff::{SignedDuration, Timestamp};
 use moose_solardata::{ExpectedModel, SystemMeta};
 use moose_store::StoreError;
 
-use crate::job::StatusJob;
 use crate::observe::Observation;
+use crate::parts::StatusJob;
 use crate::rules::distance_km;
 use moose_incidents::model::SystemStatus;
 

@@ -14,6 +14,7 @@ mod gap;
 pub mod job;
 mod judge;
 pub mod observe;
+mod parts;
 pub mod rules;
 pub mod texts;
 

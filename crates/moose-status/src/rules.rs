@@ -308,38 +308,9 @@ mod tests {
     }
 
     use crate::observe::{Flow, Observation, Unreachable};
-    use jiff::Timestamp;
 
-    /// A 10 kWp system in Vienna observed at `at` (UTC), last data `age` minutes old.
     fn obs(at: &str, age: Option<i64>, flow: Option<Flow>) -> Observation {
-        let meta = moose_solardata::SystemMeta {
-            id: moose_domain::SystemId::parse("s-1").unwrap(),
-            name: "Vienna".into(),
-            peak_power_w: Some(10_000.0),
-            time_zone: "Europe/Vienna".into(),
-            latitude: Some(48.2),
-            longitude: Some(16.4),
-            city: None,
-            country: None,
-            installation_date: None,
-            active: true,
-        };
-        let model = moose_solardata::ExpectedModel::of(&meta, &[]).unwrap();
-        let now: Timestamp = at.parse().unwrap();
-        let elevation = model.sun_elevation_deg(now);
-        Observation {
-            expected_w: Some(model.power_w(now)),
-            sun_elevation_deg: Some(elevation),
-            daylight_since: crate::observe::daylight_since(&model, now, 10.0),
-            last_data_at: age.map(|m| now - SignedDuration::from_mins(m)),
-            model: Some(model),
-            devices: Vec::new(),
-            meta,
-            now,
-            flow,
-            unreachable: None,
-            messages: Some(Vec::new()),
-        }
+        crate::observe::test_observation(at, age, flow)
     }
 
     const ONLINE: Flow = Flow {

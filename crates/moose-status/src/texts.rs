@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use moose_solardata::SystemMeta;
 
 use moose_incidents::codes::{CodeInfo, WhoActs};
-use moose_incidents::model::{Resolution, Severity};
+use moose_incidents::model::{Evidence, Incident, IncidentKind, Resolution, Severity};
 
 /// Title, summary, action and severity of an incident.
 #[derive(Debug, Clone, PartialEq)]
@@ -169,5 +169,36 @@ pub fn upstream(stale: usize, of: usize, reason: &str) -> Text {
         ),
         action: "Operators: check Solar.web's status, the API quota and Moose's poller logs. Owners need not do anything.".into(),
         severity: Severity::Critical,
+    }
+}
+
+/// A new open incident.
+pub(crate) fn new_incident(
+    meta: Option<&SystemMeta>,
+    id_time: Option<Timestamp>,
+    kind: IncidentKind,
+    text: Text,
+    since: Timestamp,
+    now: Timestamp,
+) -> Incident {
+    let opened_at = moose_store::to_millis(id_time.unwrap_or(now));
+    Incident {
+        id: Incident::make_id(kind, opened_at, meta.map(|m| &m.id)),
+        system: meta.map(|m| m.id.clone()),
+        system_name: meta.map(|m| m.name.clone()),
+        kind,
+        severity: text.severity,
+        title: text.title,
+        summary: text.summary,
+        action: text.action,
+        since,
+        opened_at,
+        last_seen_at: now,
+        resolved_at: None,
+        resolution: None,
+        lost_energy_wh: None,
+        acked_by: None,
+        acked_at: None,
+        evidence: Vec::<Evidence>::new(),
     }
 }
