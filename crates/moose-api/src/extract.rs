@@ -9,9 +9,30 @@ use serde::de::DeserializeOwned;
 
 use crate::ApiError;
 
-/// `Json<T>` with JSON error responses.
+/// `Json<T>` with JSON error responses. The body must be a JSON object: serde would also
+/// fill a struct from an array (`[null, null]`), which no client means.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJson<T>(pub T);
+
+/// Decodes a body that axum accepted as JSON into `T`, refusing anything but an object.
+fn decode_object<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    if !value.is_object() {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "the body must be a JSON object",
+        ));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = if path == "." {
+            format!("the body does not match: {inner}")
+        } else {
+            format!("the body does not match: {path}: {inner}")
+        };
+        ApiError::bad_request("invalid_body", message)
+    })
+}
 
 impl<S, T> FromRequest<S> for ApiJson<T>
 where
@@ -22,8 +43,8 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let limit = req.extensions().get::<BodyLimit>().map_or(0, |l| l.0);
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
+        match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(value)) => decode_object(value).map(Self),
             Err(rejection) => Err(json_rejection(&rejection, limit)),
         }
     }
@@ -40,10 +61,13 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Option<Self>, ApiError> {
         let limit = req.extensions().get::<BodyLimit>().map_or(0, |l| l.0);
-        match <axum::Json<T> as axum::extract::OptionalFromRequest<S>>::from_request(req, state)
-            .await
+        match <axum::Json<serde_json::Value> as axum::extract::OptionalFromRequest<S>>::from_request(
+            req, state,
+        )
+        .await
         {
-            Ok(value) => Ok(value.map(|axum::Json(v)| Self(v))),
+            Ok(Some(axum::Json(value))) => decode_object(value).map(|v| Some(Self(v))),
+            Ok(None) => Ok(None),
             Err(rejection) => Err(json_rejection(&rejection, limit)),
         }
     }

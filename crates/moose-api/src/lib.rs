@@ -12,7 +12,9 @@ mod health;
 mod middleware;
 mod openapi;
 mod routes;
+mod schema;
 mod server;
+mod table;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,13 +24,13 @@ use axum::extract::DefaultBodyLimit;
 use moose_auth::AuthService;
 use moose_store::Store;
 
-pub use access::{ROUTES, RouteSpec};
 pub use error::{ApiError, ApiResult};
 pub use extract::{ApiJson, ApiPath, ApiQuery};
 pub use middleware::REQUEST_ID_HEADER;
 pub use moose_auth::AuthSettings;
 pub use openapi::openapi;
 pub use server::{ConnectionLimits, serve};
+pub use table::{Doc, ROUTES, RouteSpec};
 
 /// Everything a handler may use. Cheap to clone.
 #[derive(Debug, Clone)]

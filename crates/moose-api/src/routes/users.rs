@@ -54,12 +54,26 @@ fn default_limit() -> u32 {
     50
 }
 
+impl Limit {
+    /// The limit, if within 1..=1000.
+    fn checked(&self) -> ApiResult<u32> {
+        if (1..=1000).contains(&self.limit) {
+            Ok(self.limit)
+        } else {
+            Err(ApiError::bad_request(
+                "invalid_query",
+                "limit: must be between 1 and 1000",
+            ))
+        }
+    }
+}
+
 pub(crate) async fn my_activity(
     State(state): State<AppState>,
     Caller(caller): Caller,
     ApiQuery(q): ApiQuery<Limit>,
 ) -> ApiResult<Json<Value>> {
-    let entries = state.auth.activity(&caller.user.id, q.limit).await?;
+    let entries = state.auth.activity(&caller.user.id, q.checked()?).await?;
     Ok(Json(json!({"activity": entries})))
 }
 
@@ -138,7 +152,7 @@ pub(crate) async fn activity_of(
     let id = user_id(user)?;
     state.auth.user(&id).await?;
     Ok(Json(
-        json!({"activity": state.auth.activity(&id, q.limit).await?}),
+        json!({"activity": state.auth.activity(&id, q.checked()?).await?}),
     ))
 }
 
