@@ -112,13 +112,13 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            // axum names the field (`from: …`); the message starts with it, as handler
+            // errors do.
             Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(ApiError::bad_request(
                 "invalid_query",
-                format!(
-                    "invalid query string: {}",
-                    e.body_text()
-                        .trim_start_matches("Failed to deserialize query string: ")
-                ),
+                e.body_text()
+                    .trim_start_matches("Failed to deserialize query string: ")
+                    .to_owned(),
             )),
             Err(other) => Err(ApiError::bad_request("invalid_query", other.body_text())),
         }

@@ -11,6 +11,7 @@ mod extract;
 mod health;
 mod middleware;
 mod openapi;
+mod params;
 mod routes;
 mod schema;
 mod server;

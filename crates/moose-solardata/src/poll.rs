@@ -467,6 +467,18 @@ pub async fn run_schedule(
     interval: Duration,
     cancel: CancellationToken,
 ) {
+    // What this host actually runs with, once: an operator (and a test) can see that every
+    // setting arrived.
+    let paced = client.config();
+    tracing::info!(
+        concurrency = settings.concurrency,
+        initial_lookback_hours = settings.initial_lookback.as_hours(),
+        sun_aware = settings.sun_aware,
+        requests_per_second = paced.requests_per_second,
+        requests_in_flight = paced.max_concurrency,
+        interval_secs = interval.as_secs(),
+        "solar-data-polling scheduled"
+    );
     loop {
         match poll_once(&client, &repo, &settings, Timestamp::now(), &cancel).await {
             Ok(s) => tracing::info!(

@@ -9,7 +9,7 @@ use crate::repo::{SolarRepo, SystemMeta};
 use crate::series::{Energy, SLOT_SECS};
 
 /// Time resolution of a production series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum Resolution {
     /// 5 minutes (the native records).
     #[serde(rename = "5m")]

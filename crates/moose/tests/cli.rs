@@ -24,8 +24,14 @@ struct Server {
 impl Server {
     /// Starts `moose` with `args` and collects its stderr lines.
     fn spawn(dir: &Path, args: &[&str]) -> Self {
+        Self::spawn_with_env(dir, args, &[])
+    }
+
+    /// Starts `moose` with `args` and these environment variables.
+    fn spawn_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = moose(dir)
             .args(args)
+            .envs(env.iter().copied())
             .env("MOOSE_SHUTDOWN_GRACE_SECS", "5")
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
@@ -369,6 +375,43 @@ async fn a_user_created_on_the_command_line_can_sign_in() {
 }
 
 /// Signs in over HTTP; returns the access token.
+/// The serve host passes every poll setting to the job it runs (the per-host half of the
+/// settings test in `moose-app`).
+#[test]
+fn serve_runs_polling_with_the_configured_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::spawn_with_env(
+        dir.path(),
+        &[
+            "serve",
+            "--demo",
+            "--bind",
+            "127.0.0.1:0",
+            "--data-dir",
+            "data",
+        ],
+        &[
+            ("MOOSE_POLL_CONCURRENCY", "3"),
+            ("MOOSE_POLL_SUN_AWARE", "false"),
+            ("MOOSE_POLL_INITIAL_LOOKBACK_HOURS", "48"),
+            ("MOOSE_SOLARWEB_REQUESTS_PER_SECOND", "4"),
+        ],
+    );
+    let line = server.wait_for("solar-data-polling scheduled");
+    for expected in [
+        "concurrency=3",
+        "initial_lookback_hours=48",
+        "sun_aware=false",
+        "requests_per_second=4",
+        "requests_in_flight=6",
+    ] {
+        assert!(line.contains(expected), "{expected} in {line}");
+    }
+    server.signal("TERM");
+    let (code, log) = server.wait_exit();
+    assert_eq!(code, 0, "{log}");
+}
+
 #[test]
 fn link_supabase_links_an_existing_account_once() {
     let dir = tempfile::tempdir().unwrap();

@@ -190,3 +190,46 @@ async fn killing_the_poller_mid_run_loses_and_duplicates_nothing() {
     assert!(compared >= 24 * 270, "{compared}");
     sim.kill().ok();
 }
+
+/// The one-shot commands take their settings from the same composition root as `moose serve`
+/// and Lambda: `moose poll` honours the initial look-back (the first stored day of a new system
+/// is the day before yesterday for 48 hours, yesterday for the default 24).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moose_poll_honours_the_initial_lookback() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut sim, url) = start_sim(dir.path());
+    let out = poll(dir.path(), &url)
+        .env("MOOSE_POLL_INITIAL_LOOKBACK_HOURS", "48")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = Arc::new(
+        moose_store_sqlite::SqliteStore::open(dir.path().join("data"))
+            .await
+            .unwrap(),
+    );
+    let repo = SolarRepo::new(store);
+    let systems = repo.all_systems().await.unwrap();
+    assert_eq!(systems.len(), 24);
+    for system in &systems {
+        let today = Timestamp::now().to_zoned_datetime(system.tz()).date();
+        let ten_days_ago = today.checked_sub(jiff::Span::new().days(10)).unwrap();
+        let first = repo
+            .days(&system.id, ten_days_ago, today)
+            .await
+            .unwrap()
+            .first()
+            .map(|d| d.date);
+        assert_eq!(
+            first,
+            today.checked_sub(jiff::Span::new().days(2)).ok(),
+            "system {}",
+            system.id
+        );
+    }
+    sim.kill().ok();
+}

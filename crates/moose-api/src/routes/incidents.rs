@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{Caller, ClientIp};
+use crate::params::{Instant, OpenState};
 use crate::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState};
 
 /// The one answer for a missing, malformed or invisible incident id.
@@ -55,23 +56,14 @@ async fn visible_systems(
         .map(|ms| ms.into_iter().map(|m| m.system).collect()))
 }
 
-fn parse_instant(name: &str, raw: &str) -> ApiResult<Timestamp> {
-    raw.parse().map_err(|_| {
-        ApiError::bad_request(
-            "invalid_query",
-            format!("{name}: {raw:?} is not an RFC 3339 instant such as 2026-06-01T10:00:00Z"),
-        )
-    })
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
     system: Option<String>,
-    kind: Option<String>,
-    state: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
+    kind: Option<IncidentKind>,
+    state: Option<OpenState>,
+    from: Option<Instant>,
+    to: Option<Instant>,
     #[serde(default = "default_limit")]
     limit: u32,
     before: Option<String>,
@@ -87,39 +79,9 @@ async fn filter_of(
     caller: &Principal,
     q: &ListQuery,
 ) -> ApiResult<IncidentFilter> {
-    let kind = q
-        .kind
-        .as_deref()
-        .map(|raw| {
-            IncidentKind::parse(raw).ok_or_else(|| {
-                let all: Vec<&str> = IncidentKind::ALL.iter().map(|k| k.as_str()).collect();
-                ApiError::bad_request(
-                    "invalid_query",
-                    format!("kind: {raw:?} is not one of {}", all.join(", ")),
-                )
-            })
-        })
-        .transpose()?;
-    let open = match q.state.as_deref() {
-        None => None,
-        Some("open") => Some(true),
-        Some("resolved") => Some(false),
-        Some(other) => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                format!("state: {other:?} is not open or resolved"),
-            ));
-        }
-    };
-    let from = q
-        .from
-        .as_deref()
-        .map(|r| parse_instant("from", r))
-        .transpose()?;
-    let to =
-        q.to.as_deref()
-            .map(|r| parse_instant("to", r))
-            .transpose()?;
+    let kind = q.kind;
+    let open = q.state.map(|s| s == OpenState::Open);
+    let (from, to) = (q.from.map(|i| i.0), q.to.map(|i| i.0));
     if let (Some(f), Some(t)) = (from, to)
         && f > t
     {

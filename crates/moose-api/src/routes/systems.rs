@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::Caller;
+use crate::params::{Bound, Day, Format, Period};
 use crate::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, AppState};
 
 fn repo(state: &AppState) -> SolarRepo {
@@ -177,57 +178,22 @@ pub(crate) async fn update(
     Ok(Json(summary(&state, &m).await?))
 }
 
-/// The dates a query may name: production data starts long after 1970, and the store's keys
-/// and the calendar arithmetic of a period (a day past `to`, a year of months) stay far inside
-/// what dates can represent.
-const FIRST_DATE: Date = jiff::civil::date(1970, 1, 1);
-const LAST_DATE: Date = jiff::civil::date(2199, 12, 31);
-
-fn in_supported_range(name: &str, date: Date) -> ApiResult<Date> {
-    if (FIRST_DATE..=LAST_DATE).contains(&date) {
-        Ok(date)
-    } else {
-        Err(ApiError::bad_request(
-            "invalid_query",
-            format!("{name}: {date} is outside the supported range {FIRST_DATE} to {LAST_DATE}"),
-        ))
+/// The instant a range bound stands for at the site.
+fn at_site(bound: Bound, m: &SystemMeta) -> Timestamp {
+    match bound {
+        Bound::Date(date) => query::local_midnight(m, date),
+        Bound::Instant(t) => t,
     }
 }
 
-/// A `from`/`to` parameter: a local date (`2026-06-01`, midnight at the site) or an instant.
-fn parse_bound(name: &str, raw: &str, m: &SystemMeta) -> ApiResult<Timestamp> {
-    if let Ok(t) = raw.parse::<Timestamp>() {
-        in_supported_range(name, t.to_zoned_datetime(jiff::tz::TimeZone::UTC).date())?;
-        return Ok(t);
-    }
-    let date: Date = raw.parse().map_err(|_| {
-        ApiError::bad_request("invalid_query", format!("{name}: {raw:?} is neither a date (2026-06-01) nor an instant (2026-06-01T10:00:00Z)"))
-    })?;
-    Ok(query::local_midnight(m, in_supported_range(name, date)?))
-}
-
-fn parse_date(name: &str, raw: &str) -> ApiResult<Date> {
-    let date = raw.parse().map_err(|_| {
-        ApiError::bad_request(
-            "invalid_query",
-            format!("{name}: {raw:?} is not a date such as 2026-06-01"),
-        )
-    })?;
-    in_supported_range(name, date)
-}
-
-fn wants_csv(headers: &HeaderMap, format: Option<&str>) -> ApiResult<bool> {
+fn wants_csv(headers: &HeaderMap, format: Option<Format>) -> bool {
     match format {
-        Some("csv") => Ok(true),
-        Some("json") => Ok(false),
-        Some(other) => Err(ApiError::bad_request(
-            "invalid_query",
-            format!("format: {other:?} is not json or csv"),
-        )),
-        None => Ok(headers
+        Some(Format::Csv) => true,
+        Some(Format::Json) => false,
+        None => headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|a| a.contains("text/csv"))),
+            .is_some_and(|a| a.contains("text/csv")),
     }
 }
 
@@ -262,10 +228,10 @@ fn csv(rows: impl Iterator<Item = (String, Energy)>) -> Response {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ProductionQuery {
-    from: Option<String>,
-    to: Option<String>,
-    resolution: Option<String>,
-    format: Option<String>,
+    from: Option<Bound>,
+    to: Option<Bound>,
+    resolution: Option<Resolution>,
+    format: Option<Format>,
 }
 
 /// The production series of `from..to`: explicit units, the site's time zone, gaps as `null`.
@@ -276,25 +242,16 @@ pub(crate) async fn production(
     ApiQuery(q): ApiQuery<ProductionQuery>,
 ) -> ApiResult<Response> {
     let m = meta(&state, &system).await?;
-    let resolution = match q.resolution.as_deref() {
-        None => Resolution::Hour,
-        Some(r) => Resolution::parse(r).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_query",
-                format!("resolution: {r:?} is not one of 5m, 15m, 1h, 1d, 1mo"),
-            )
-        })?,
-    };
-    let csv_out = wants_csv(&headers, q.format.as_deref())?;
+    let resolution = q.resolution.unwrap_or(Resolution::Hour);
+    let csv_out = wants_csv(&headers, q.format);
     let today = Timestamp::now().to_zoned_datetime(m.tz()).date();
-    let to = match &q.to {
-        Some(raw) => parse_bound("to", raw, &m)?,
-        None => query::local_midnight(&m, today.tomorrow().unwrap_or(today)),
-    };
-    let from = match &q.from {
-        Some(raw) => parse_bound("from", raw, &m)?,
-        None => query::local_midnight(&m, today),
-    };
+    let to = q.to.map_or_else(
+        || query::local_midnight(&m, today.tomorrow().unwrap_or(today)),
+        |b| at_site(b, &m),
+    );
+    let from = q
+        .from
+        .map_or_else(|| query::local_midnight(&m, today), |b| at_site(b, &m));
     if from >= to {
         return Err(ApiError::bad_request(
             "invalid_query",
@@ -306,7 +263,7 @@ pub(crate) async fn production(
             "invalid_query",
             format!(
                 "resolution: at {} a request may span at most {} days; use a coarser resolution or a shorter range",
-                q.resolution.as_deref().unwrap_or("1h"),
+                json!(resolution).as_str().unwrap_or("1h"),
                 resolution.max_days()
             ),
         ));
@@ -327,10 +284,11 @@ pub(crate) async fn production(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EnergyQuery {
-    period: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    format: Option<String>,
+    #[serde(default)]
+    period: Period,
+    from: Option<Day>,
+    to: Option<Day>,
+    format: Option<Format>,
 }
 
 /// Energy per local day, month or year.
@@ -341,39 +299,24 @@ pub(crate) async fn energy(
     ApiQuery(q): ApiQuery<EnergyQuery>,
 ) -> ApiResult<Response> {
     let m = meta(&state, &system).await?;
-    let csv_out = wants_csv(&headers, q.format.as_deref())?;
+    let csv_out = wants_csv(&headers, q.format);
     let today = Timestamp::now().to_zoned_datetime(m.tz()).date();
-    let period = q.period.as_deref().unwrap_or("day");
+    let period = q.period;
     let (default_from, resolution) = match period {
-        "day" => (
+        Period::Day => (
             today
                 .checked_sub(jiff::Span::new().days(29))
                 .unwrap_or(today),
             Resolution::Day,
         ),
-        "month" | "year" => (
+        Period::Month | Period::Year => (
             Date::new(today.year() - 1, today.month(), 1).unwrap_or(today),
             Resolution::Month,
         ),
-        other => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                format!("period: {other:?} is not one of day, month, year"),
-            ));
-        }
     };
-    let to =
-        q.to.as_deref()
-            .map(|r| parse_date("to", r))
-            .transpose()?
-            .unwrap_or(today);
-    let mut from = q
-        .from
-        .as_deref()
-        .map(|r| parse_date("from", r))
-        .transpose()?
-        .unwrap_or(default_from);
-    if period == "year" && q.from.is_none() {
+    let to = q.to.map_or(today, |d| d.0);
+    let mut from = q.from.map_or(default_from, |d| d.0);
+    if period == Period::Year && q.from.is_none() {
         from = m.installation_date.unwrap_or(default_from);
     }
     if from > to {
@@ -382,7 +325,7 @@ pub(crate) async fn energy(
             "from: must not be after to",
         ));
     }
-    if period == "day" && (to - from).get_days() > 3660 {
+    if period == Period::Day && (to - from).get_days() > 3660 {
         return Err(ApiError::bad_request(
             "invalid_query",
             "period: at most 3660 days per request",
@@ -391,7 +334,7 @@ pub(crate) async fn energy(
     let start = query::local_midnight(&m, from);
     let end = query::local_midnight(&m, to.tomorrow().unwrap_or(to));
     let points = query::production(&repo(&state), &m, start, end, resolution).await?;
-    let rows: Vec<(String, Energy)> = if period == "year" {
+    let rows: Vec<(String, Energy)> = if period == Period::Year {
         let mut years: Vec<(String, Energy)> = Vec::new();
         for p in points {
             let label = p.start.to_zoned_datetime(m.tz()).year().to_string();
@@ -407,7 +350,7 @@ pub(crate) async fn energy(
             .map(|p| {
                 let d = p.start.to_zoned_datetime(m.tz()).date();
                 (
-                    if period == "day" {
+                    if period == Period::Day {
                         d.to_string()
                     } else {
                         format!("{:04}-{:02}", d.year(), d.month())
@@ -430,8 +373,8 @@ pub(crate) async fn energy(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct KpiQuery {
-    from: Option<String>,
-    to: Option<String>,
+    from: Option<Day>,
+    to: Option<Day>,
 }
 
 /// KPIs of a range of local days.
@@ -442,17 +385,11 @@ pub(crate) async fn kpis(
 ) -> ApiResult<Json<Value>> {
     let m = meta(&state, &system).await?;
     let today = Timestamp::now().to_zoned_datetime(m.tz()).date();
-    let to =
-        q.to.as_deref()
-            .map(|r| parse_date("to", r))
-            .transpose()?
-            .unwrap_or(today);
-    let from = q
-        .from
-        .as_deref()
-        .map(|r| parse_date("from", r))
-        .transpose()?
-        .unwrap_or(to.checked_sub(jiff::Span::new().days(29)).unwrap_or(to));
+    let to = q.to.map_or(today, |d| d.0);
+    let from = q.from.map_or_else(
+        || to.checked_sub(jiff::Span::new().days(29)).unwrap_or(to),
+        |d| d.0,
+    );
     if from > to {
         return Err(ApiError::bad_request(
             "invalid_query",
