@@ -345,15 +345,10 @@ async fn a_forged_refresh_token_does_not_end_the_session() {
         format!("{sid}."),
         format!("{sid}.{}", "y".repeat(43)),
     ] {
-        let r = org
-            .call(
-                "POST",
-                "/api/auth/refresh",
-                None,
-                Some(json!({"refresh_token": forged})),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            org.try_refresh(&forged).await.status,
+            StatusCode::UNAUTHORIZED
+        );
     }
     assert_eq!(
         org.call("GET", "/api/users/me", Some(&access), None)
@@ -362,24 +357,10 @@ async fn a_forged_refresh_token_does_not_end_the_session() {
         StatusCode::OK,
         "the session survived the forged refresh tokens"
     );
-    let rotated = org
-        .call(
-            "POST",
-            "/api/auth/refresh",
-            None,
-            Some(json!({"refresh_token": refresh})),
-        )
-        .await;
+    let rotated = org.try_refresh(&refresh).await;
     assert_eq!(rotated.status, StatusCode::OK, "the real token still works");
     let new_access = rotated.body["access_token"].as_str().unwrap().to_owned();
-    let reuse = org
-        .call(
-            "POST",
-            "/api/auth/refresh",
-            None,
-            Some(json!({"refresh_token": refresh})),
-        )
-        .await;
+    let reuse = org.try_refresh(&refresh).await;
     assert_eq!(reuse.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         org.call("GET", "/api/users/me", Some(&new_access), None)

@@ -173,6 +173,17 @@ impl Org {
         .await
     }
 
+    /// One token refresh, whatever its outcome.
+    pub async fn try_refresh(&self, refresh_token: &str) -> Response {
+        self.call(
+            "POST",
+            "/api/auth/refresh",
+            None,
+            Some(json!({"refresh_token": refresh_token})),
+        )
+        .await
+    }
+
     /// Logs in with the shared test password; returns the access and refresh tokens.
     pub async fn login(&self, email: &str) -> (String, String) {
         let r = self.try_login(email, PASSWORD).await;
