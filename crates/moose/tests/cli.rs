@@ -15,6 +15,16 @@ fn moose(dir: &Path) -> Command {
     cmd
 }
 
+/// `moose serve --demo` on a free loopback port, storing in `./data`.
+const DEMO: &[&str] = &[
+    "serve",
+    "--demo",
+    "--bind",
+    "127.0.0.1:0",
+    "--data-dir",
+    "data",
+];
+
 struct Server {
     child: Child,
     lines: mpsc::Receiver<String>,
@@ -374,7 +384,6 @@ async fn a_user_created_on_the_command_line_can_sign_in() {
     assert_eq!(server.wait_exit().0, 0);
 }
 
-/// Signs in over HTTP; returns the access token.
 /// The serve host passes every poll setting to the job it runs (the per-host half of the
 /// settings test in `moose-app`).
 #[test]
@@ -382,14 +391,7 @@ fn serve_runs_polling_with_the_configured_settings() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = Server::spawn_with_env(
         dir.path(),
-        &[
-            "serve",
-            "--demo",
-            "--bind",
-            "127.0.0.1:0",
-            "--data-dir",
-            "data",
-        ],
+        DEMO,
         &[
             ("MOOSE_POLL_CONCURRENCY", "3"),
             ("MOOSE_POLL_SUN_AWARE", "false"),
@@ -473,6 +475,7 @@ fn link_supabase_links_an_existing_account_once() {
     assert_eq!(unknown.status.code(), Some(1));
 }
 
+/// Signs in over HTTP; returns the access token.
 async fn sign_in(client: &reqwest::Client, addr: &str, email: &str, password: &str) -> String {
     let r = client
         .post(format!("http://{addr}/api/auth/login"))
@@ -496,17 +499,7 @@ async fn get_json(client: &reqwest::Client, url: &str, token: &str) -> serde_jso
 #[tokio::test]
 async fn serve_demo_shows_real_data_within_a_minute() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::spawn(
-        dir.path(),
-        &[
-            "serve",
-            "--demo",
-            "--bind",
-            "127.0.0.1:0",
-            "--data-dir",
-            "data",
-        ],
-    );
+    let mut server = Server::spawn(dir.path(), DEMO);
     let password = server
         .wait_for("demo: sign in as")
         .rsplit(' ')
