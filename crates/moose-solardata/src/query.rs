@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::repo::{SolarRepo, SystemMeta};
 use crate::series::{Energy, SLOT_SECS};
 
-/// Time resolution of a production series.
+/// Time resolution of a production series (`5m`, `15m`, `1h`, `1d`, `1mo` in JSON and queries).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum Resolution {
     /// 5 minutes (the native records).
@@ -29,18 +29,6 @@ pub enum Resolution {
 }
 
 impl Resolution {
-    /// Parses `5m`, `15m`, `1h`, `1d`, `1mo`.
-    pub fn parse(raw: &str) -> Option<Self> {
-        Some(match raw {
-            "5m" => Self::FiveMinutes,
-            "15m" => Self::FifteenMinutes,
-            "1h" => Self::Hour,
-            "1d" => Self::Day,
-            "1mo" => Self::Month,
-            _ => return None,
-        })
-    }
-
     /// The longest range one request may ask for at this resolution, in days.
     pub fn max_days(self) -> i64 {
         match self {
