@@ -355,7 +355,7 @@ pub const ROUTES: &[RouteSpec] = &[
             ("system_id", string()),
             ("from", date()),
             ("to", date()),
-            ("kpis", object(&[], vec![("energy", reference("Energy")), ("data_completeness", nullable(number()))])),
+            ("kpis", object(&[], vec![("energy", reference("Energy")), ("data_completeness", nullable(number())), ("low_quality_days", count())])),
         ]))
         .params(|| {
             let mut p = vec![system_param()];
@@ -656,7 +656,7 @@ pub(crate) fn components() -> Value {
             ("time_zone", string()),
             ("active", boolean()),
             ("last_data_at", nullable(instant())),
-            ("location", nullable(object(&["latitude", "longitude"], vec![("latitude", number()), ("longitude", number())]))),
+            ("location", nullable(object(&["latitude", "longitude"], vec![("latitude", number()), ("longitude", number()), ("source", one_of(&["given", "time_zone", "utc_offset", "production"]))]))),
         ]),
         "Energy": object(&["records"], vec![
             ("produced_wh", energy_value.clone()),
@@ -664,8 +664,16 @@ pub(crate) fn components() -> Value {
             ("purchased_wh", energy_value.clone()),
             ("consumed_wh", energy_value.clone()),
             ("battery_charged_wh", energy_value.clone()),
-            ("battery_discharged_wh", energy_value),
+            ("battery_discharged_wh", energy_value.clone()),
             ("records", count()),
+            ("stale_wh", energy_value.clone()),
+            ("hidden_wh", energy_value),
+            ("quality", object(&["completeness", "gaps", "stale_slots", "score"], vec![
+                ("completeness", number()),
+                ("gaps", count()),
+                ("stale_slots", count()),
+                ("score", number()),
+            ])),
         ]),
         "Incident": object(&["id", "kind", "severity", "title", "summary", "since", "opened_at"], vec![
             ("id", string()),
@@ -679,6 +687,7 @@ pub(crate) fn components() -> Value {
             ("opened_at", instant()),
             ("resolved_at", nullable(instant())),
             ("lost_energy_wh", nullable(number())),
+            ("hidden_energy_wh", nullable(number())),
             ("acked_by", nullable(string())),
         ]),
         "SystemStatus": object(&["system", "state"], vec![
@@ -689,6 +698,12 @@ pub(crate) fn components() -> Value {
             ("notifications_held", boolean()),
             ("snoozed_until", nullable(instant())),
             ("grace_minutes", nullable(count())),
+            ("never_reported", boolean()),
+            ("profile", object(&["days", "usable"], vec![
+                ("learned_on", nullable(string())),
+                ("days", count()),
+                ("usable", boolean()),
+            ])),
         ]),
         "EscalationPolicy": object(&["escalate_after_mins", "remind_every_mins", "max_reminders"], vec![
             ("escalate_after_mins", count()),

@@ -42,6 +42,7 @@ fn incident(kind: IncidentKind, system: Option<&str>, opened_ms: i64, open: bool
         resolved_at: (!open).then_some(opened + SignedDuration::from_hours(1)),
         resolution: None,
         lost_energy_wh: None,
+        hidden_energy_wh: None,
         acked_by: None,
         acked_at: None,
         evidence: vec![Evidence {

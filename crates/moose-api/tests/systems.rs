@@ -317,7 +317,7 @@ async fn a_manager_sets_a_sites_position() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(
         r.body["location"],
-        json!({"latitude": 47.07, "longitude": 15.44})
+        json!({"latitude": 47.07, "longitude": 15.44, "source": "given"})
     );
     let r = org
         .call(

@@ -12,12 +12,15 @@
 pub mod change;
 pub mod codes;
 pub mod model;
+pub mod profile;
 pub mod repo;
 pub mod settings;
 
 pub use change::{Change, ChangeEvent, NoNotifications, NotificationPlanner};
 pub use codes::{CodeAction, CodeInfo, CodeTable, WhoActs};
 pub use model::{
-    Incident, IncidentKind, MaintenanceWindow, Resolution, Severity, SystemState, SystemStatus,
+    GapWatch, Incident, IncidentKind, MaintenanceWindow, Resolution, Severity, SystemState,
+    SystemStatus,
 };
+pub use profile::ProductionProfile;
 pub use repo::{IncidentFilter, IncidentRepo, PlatformStatus, Versioned};

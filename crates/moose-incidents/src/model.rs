@@ -145,8 +145,13 @@ pub struct Incident {
     pub resolved_at: Option<Timestamp>,
     /// How it ended.
     pub resolution: Option<Resolution>,
-    /// Estimated energy lost, Wh (confirmed outages, zero production).
+    /// Estimated energy lost, Wh (confirmed outages, zero production, device faults); grows
+    /// while a no-data incident stays open.
     pub lost_energy_wh: Option<f64>,
+    /// Energy produced but hidden by a communication loss, Wh: in Solar.web's lifetime counter,
+    /// not in the 5-minute series.
+    #[serde(default)]
+    pub hidden_energy_wh: Option<f64>,
     /// Acknowledged by.
     pub acked_by: Option<UserId>,
     /// Acknowledged at.
@@ -370,6 +375,32 @@ pub struct SystemStatus {
     /// standing among its neighbours).
     #[serde(default)]
     pub recent_peer_ratio: Vec<(jiff::civil::Date, f64)>,
+    /// When and how much the system usually produces, learned from its recent days.
+    #[serde(default)]
+    pub profile: crate::profile::ProductionProfile,
+    /// What is known about the data gap of the open no-data incident.
+    #[serde(default)]
+    pub gap: Option<GapWatch>,
+}
+
+/// What a pass learns about a data gap while its no-data incident is open: the inputs of the
+/// comms-loss-or-outage verdict when data resumes (see `docs/incidents.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct GapWatch {
+    /// Solar.web's lifetime production counter (`aggrdata period=total`) when the incident
+    /// opened, Wh.
+    pub counter_wh: Option<f64>,
+    /// When that counter was read.
+    pub counter_at: Option<Timestamp>,
+    /// Passes on which Solar.web said the system was offline.
+    #[serde(default)]
+    pub offline: u32,
+    /// Passes on which it was online and producing.
+    #[serde(default)]
+    pub producing: u32,
+    /// Passes on which it was online with (next to) no power while it should produce.
+    #[serde(default)]
+    pub idle: u32,
 }
 
 impl SystemStatus {
@@ -392,6 +423,8 @@ impl SystemStatus {
             judged_day: None,
             recent_pi: Vec::new(),
             recent_peer_ratio: Vec::new(),
+            profile: crate::profile::ProductionProfile::default(),
+            gap: None,
         }
     }
 

@@ -379,6 +379,7 @@ async fn device_status_polling_opens_a_platform_incident_and_an_sns_event_makes_
             country: None,
             installation_date: None,
             active: true,
+            inferred_position: None,
         })
         .await
         .unwrap();

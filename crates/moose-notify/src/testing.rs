@@ -259,6 +259,7 @@ pub fn incident(
         resolved_at: None,
         resolution: None,
         lost_energy_wh: None,
+        hidden_energy_wh: None,
         acked_by: None,
         acked_at: None,
         evidence: Vec::new(),

@@ -16,6 +16,7 @@ mod array;
 mod expected;
 mod irradiance;
 mod noise;
+pub mod position;
 mod sun;
 mod sun_times;
 mod weather;

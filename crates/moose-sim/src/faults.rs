@@ -33,6 +33,9 @@ pub enum FaultKind {
     /// The inverter is too small for its array: AC output is capped at `ac_limit` (fraction of
     /// its nominal power), so sunny middays clip.
     UndersizedInverter,
+    /// A sensor gets stuck: the records repeat the value of the fault's first slot (at least
+    /// `level_wh`, so a sensor can also stick at night) until `to`.
+    StaleSensor,
     /// The whole API answers 503.
     ApiOutage,
     /// The whole API answers 429 (quota exhausted, `responseError` 1011).
@@ -71,6 +74,9 @@ pub struct FaultSpec {
     /// AC limit of an `undersized_inverter`, as a fraction of nominal power.
     #[serde(default)]
     pub ac_limit: Option<f64>,
+    /// Lowest value a `stale_sensor` repeats, Wh per 5 minutes.
+    #[serde(default)]
+    pub level_wh: Option<f64>,
     /// For `comm_loss`: how long after the end the missing data is delivered (`+<n>[d|h|m]`);
     /// never if absent.
     #[serde(default)]
@@ -253,7 +259,11 @@ impl Scenario {
                 to,
                 code: spec.code,
                 mppt: spec.mppt,
-                rate: spec.loss_per_day.or(spec.per_year).or(spec.ac_limit),
+                rate: spec
+                    .loss_per_day
+                    .or(spec.per_year)
+                    .or(spec.ac_limit)
+                    .or(spec.level_wh),
                 backfill_at,
             };
             let position = scenario.faults.len();
@@ -339,7 +349,7 @@ mod tests {
         assert_eq!(
             kinds.len(),
             9,
-            "the faults scenario has every kind: {kinds:?}"
+            "the faults scenario has every kind but the stuck sensor (scored on replayed real data): {kinds:?}"
         );
     }
 

@@ -133,6 +133,8 @@ pub struct SimSystem {
     pub datalogger_id: String,
     /// Average household/business load, W.
     pub load_base_w: f64,
+    /// Measured production that replaces the model (replayed real plants).
+    pub replay: Option<std::sync::Arc<crate::replay::Replay>>,
 }
 
 impl SimSystem {
@@ -159,6 +161,16 @@ impl Fleet {
         let systems: Vec<SimSystem> = (0..count)
             .map(|i| generate_system(seed, i, reference, install_days))
             .collect();
+        let by_id = systems.iter().map(|s| (s.id.clone(), s.index)).collect();
+        Self {
+            seed,
+            systems,
+            by_id,
+        }
+    }
+
+    /// A fleet of given systems (replayed plants); their `index` must be their position.
+    pub fn from_systems(seed: u64, systems: Vec<SimSystem>) -> Self {
         let by_id = systems.iter().map(|s| (s.id.clone(), s.index)).collect();
         Self {
             seed,
@@ -283,6 +295,7 @@ fn generate_system(
         meter_id,
         datalogger_id: format!("240.{:06}", seed.wrapping_add(index as u64) % 1_000_000),
         load_base_w,
+        replay: None,
     }
 }
 

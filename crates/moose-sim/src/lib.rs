@@ -11,6 +11,7 @@ pub mod clock;
 pub mod faults;
 pub mod fleet;
 pub mod production;
+pub mod replay;
 mod rng;
 mod server;
 mod state;
@@ -18,6 +19,7 @@ mod state;
 pub use clock::SimClock;
 pub use faults::{Fault, FaultKind, Scenario, ScenarioError};
 pub use fleet::{Fleet, SimSystem};
+pub use replay::{Replay, ReplayedPlant};
 pub use server::router;
 pub use state::{ScenarioSource, SimConfig, SimError, Simulator};
 

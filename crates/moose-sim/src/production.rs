@@ -72,6 +72,9 @@ pub struct DaySeries {
     pub inverter: Vec<Vec<i64>>,
     /// Battery state of charge at the end of each slot, % (empty without battery).
     pub soc: Vec<f32>,
+    /// Slots the logger sends no record for (replayed plants: holes in the source, and
+    /// zero-production slots of loggers that send nothing then). Empty: every slot has one.
+    pub absent: Vec<bool>,
 }
 
 impl DaySeries {
@@ -85,6 +88,11 @@ impl DaySeries {
         let secs = t.duration_since(self.start).as_secs();
         let i = usize::try_from(secs / SLOT_SECS).ok()?;
         (secs >= 0 && i < self.slots.len()).then_some(i)
+    }
+
+    /// Whether the logger sends a record for slot `i`.
+    pub fn recorded(&self, i: usize) -> bool {
+        !self.absent.get(i).copied().unwrap_or(false)
     }
 
     /// Sum of slots `0..n` (the whole day when `n >= len`).
@@ -138,6 +146,9 @@ pub fn simulate_day(
         });
     let n = usize::try_from(end.duration_since(start).as_secs() / SLOT_SECS).unwrap_or(288);
     let faults: Vec<_> = scenario.for_system(system.index).collect();
+    if let Some(replay) = &system.replay {
+        return replay_day(replay, date, start, n, &faults);
+    }
     let models: Vec<_> = system
         .inverters
         .iter()
@@ -212,6 +223,57 @@ pub fn simulate_day(
         slots,
         inverter,
         soc,
+        absent: Vec::new(),
+    }
+}
+
+/// A replayed plant's day: the measured energy per slot, with the scenario's production faults
+/// applied (an offline inverter or a 4xx fault makes nothing; a stuck sensor repeats the value
+/// of the slot it stuck at).
+fn replay_day(
+    replay: &crate::replay::Replay,
+    date: Date,
+    start: Timestamp,
+    n: usize,
+    faults: &[&crate::faults::Fault],
+) -> DaySeries {
+    let mut slots = Vec::with_capacity(n);
+    let mut absent = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = start + SignedDuration::from_secs(i as i64 * SLOT_SECS);
+        let mut wh = replay.at(t);
+        // An inverter in a fault state is powered and reports zeros; one that is off does not.
+        let mut reports_zero = replay.zero_records;
+        for f in faults.iter().filter(|f| f.active_at(t)) {
+            match f.kind {
+                FaultKind::InverterOffline => wh = wh.map(|_| 0.0),
+                FaultKind::ErrorMessage if matches!(f.code, Some(400..=499)) => {
+                    wh = wh.map(|_| 0.0);
+                    reports_zero = true;
+                }
+                FaultKind::StaleSensor => {
+                    let stuck = replay.at(f.from).or(wh).unwrap_or(0.0);
+                    wh = Some(stuck.max(f.rate.unwrap_or(0.0)));
+                }
+                _ => {}
+            }
+        }
+        #[allow(clippy::cast_possible_truncation)]
+        let production = wh.map_or(0, |w| (w.max(0.0) * 1000.0).round() as i64);
+        absent.push(wh.is_none() || (production == 0 && !reports_zero));
+        slots.push(SlotEnergy {
+            production,
+            ..SlotEnergy::default()
+        });
+    }
+    let inverter = vec![slots.iter().map(|s| s.production).collect()];
+    DaySeries {
+        date,
+        start,
+        slots,
+        inverter,
+        soc: Vec::new(),
+        absent,
     }
 }
 

@@ -115,7 +115,20 @@ pub struct Simulator {
 impl Simulator {
     /// Builds the fleet and scenario.
     pub fn new(config: SimConfig) -> Result<Self, SimError> {
-        if config.systems == 0 || config.systems > 100_000 {
+        Self::build(config, None)
+    }
+
+    /// A simulator over a given fleet (replayed real plants) instead of a generated one;
+    /// `config.systems` is ignored.
+    pub fn with_fleet(config: SimConfig, fleet: Fleet) -> Result<Self, SimError> {
+        if fleet.systems.is_empty() {
+            return Err(SimError::Config("the fleet has no systems".into()));
+        }
+        Self::build(config, Some(fleet))
+    }
+
+    fn build(config: SimConfig, fleet: Option<Fleet>) -> Result<Self, SimError> {
+        if fleet.is_none() && (config.systems == 0 || config.systems > 100_000) {
             return Err(SimError::Config(format!(
                 "systems must be 1..=100000, got {}",
                 config.systems
@@ -134,7 +147,9 @@ impl Simulator {
         };
         let origin = clock.now();
         let reference = origin.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
-        let fleet = Fleet::generate(config.seed, config.systems, reference, config.install_days);
+        let fleet = fleet.unwrap_or_else(|| {
+            Fleet::generate(config.seed, config.systems, reference, config.install_days)
+        });
         let scenario = match &config.scenario {
             ScenarioSource::Builtin(name) => Scenario::builtin(name, &fleet, origin)?,
             ScenarioSource::Toml(text) => Scenario::from_toml(text, &fleet, origin)?,

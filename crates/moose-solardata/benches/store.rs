@@ -41,6 +41,7 @@ fn meta(i: usize) -> SystemMeta {
         country: None,
         installation_date: None,
         active: true,
+        inferred_position: None,
     }
 }
 

@@ -42,15 +42,13 @@ fn meta_of(s: &PvSystem, id: SystemId) -> SystemMeta {
         installation_date: s
             .installation_date
             .as_deref()
-            .and_then(moose_solarweb::types::parse_api_time)
-            .map(|t| {
-                t.to_zoned_datetime(
-                    jiff::tz::TimeZone::get(s.time_zone.as_deref().unwrap_or("UTC"))
-                        .unwrap_or(jiff::tz::TimeZone::UTC),
-                )
-                .date()
-            }),
+            .and_then(moose_solarweb::types::parse_api_date),
         active: true,
+        inferred_position: s
+            .time_zone
+            .as_deref()
+            .and_then(moose_pvmodel::position::from_time_zone)
+            .map(crate::repo::InferredPosition::of),
     }
 }
 
@@ -98,6 +96,14 @@ pub async fn discover(
             if meta.latitude.is_none() && meta.longitude.is_none() {
                 meta.latitude = old.latitude;
                 meta.longitude = old.longitude;
+            }
+            // A position learned from the plant's production beats the time zone's guess.
+            if old
+                .inferred_position
+                .as_ref()
+                .is_some_and(crate::repo::InferredPosition::from_production)
+            {
+                meta.inferred_position.clone_from(&old.inferred_position);
             }
         }
         match known.get(&id) {

@@ -13,6 +13,7 @@ pub mod backfill;
 pub mod discover;
 pub mod expected;
 pub mod poll;
+pub mod quality;
 pub mod query;
 pub mod repo;
 pub mod series;
@@ -23,4 +24,4 @@ pub use expected::ExpectedModel;
 pub use poll::{
     PollSettings, PollSummary, SolarDataError, ingest_records, poll_once, run_schedule,
 };
-pub use repo::{SolarRepo, SystemMeta};
+pub use repo::{InferredPosition, SolarRepo, SystemMeta};

@@ -233,7 +233,7 @@ async fn poll_system(
         from = from.min(gap);
     }
     let (system_records, inverter_records) = fetch_window(client, repo, meta, from, now).await?;
-    ingest(
+    let mut outcome = ingest(
         repo,
         meta,
         cursor,
@@ -242,10 +242,113 @@ async fn poll_system(
         now,
         true,
     )
-    .await
+    .await?;
+    outcome.days += reconcile(client, repo, meta, from, now).await?;
+    Ok(outcome)
 }
 
-/// Fetches `from..=to` of a system and of each of its active inverters.
+/// Past days reconciled at most, counting back from yesterday.
+const RECONCILE_DAYS: i64 = 3;
+
+/// Once a day, after the site's night has let late records in, records Solar.web's own total
+/// of each past day not reconciled yet (at most [`RECONCILE_DAYS`]) with the day. What it
+/// carries beyond the 5-minute records is reported as hidden energy, and a day Solar.web
+/// reports with no production becomes 0 Wh instead of "no data". One `aggrdata` call (one data
+/// point per day) per system and day. Returns the days written.
+async fn reconcile(
+    client: &SolarWebClient,
+    repo: &SolarRepo,
+    meta: &SystemMeta,
+    window_from: Timestamp,
+    now: Timestamp,
+) -> Result<usize, SolarDataError> {
+    let Some(mut cursor) = repo.cursor(&meta.id).await? else {
+        return Ok(0);
+    };
+    if cursor.polling_since.is_none() {
+        // The first poll of this system: its first whole day is where polling began.
+        let first = local_date(meta, window_from);
+        let whole = if local_midnight(meta, first) < window_from {
+            first.tomorrow().unwrap_or(first)
+        } else {
+            first
+        };
+        cursor.polling_since = Some(whole);
+        repo.put_cursor(&meta.id, &cursor).await?;
+    }
+    let today = local_date(meta, now);
+    let Ok(yesterday) = today.yesterday() else {
+        return Ok(0);
+    };
+    if now < local_midnight(meta, today) + SignedDuration::from_hours(3)
+        || cursor.reconciled_until.is_some_and(|d| d >= yesterday)
+    {
+        return Ok(0);
+    }
+    let earliest = yesterday
+        .checked_sub(jiff::Span::new().days(RECONCILE_DAYS - 1))
+        .unwrap_or(yesterday);
+    let mut from = cursor
+        .reconciled_until
+        .and_then(|d| d.tomorrow().ok())
+        .map_or(earliest, |d| d.max(earliest));
+    if let Some(installed) = meta.installation_date {
+        from = from.max(installed);
+    }
+    if let Some(since) = cursor.polling_since {
+        from = from.max(since);
+    }
+    let mut written = 0;
+    if from <= yesterday {
+        let records = client
+            .aggrdata(
+                meta.id.as_str(),
+                None,
+                moose_solarweb::AggrPeriod::Days(from, yesterday),
+                &["EnergyProductionTotal"],
+            )
+            .await?;
+        for r in &records {
+            let Some(date) = r
+                .log_date_time
+                .get(..10)
+                .and_then(|d| d.parse::<Date>().ok())
+            else {
+                continue;
+            };
+            let Some(total) =
+                moose_solarweb::types::channel_value(&r.channels, "EnergyProductionTotal")
+            else {
+                continue;
+            };
+            if date < from || date > yesterday {
+                continue;
+            }
+            let mut progress = CursorProgress {
+                last_data: cursor.last_data_at,
+                now,
+                floor: Some(cursor.polled_until),
+                written: None,
+                advance: false,
+                reconciled: (cursor.reconciled_until, cursor.polling_since),
+            };
+            written += usize::from(
+                write_date(repo, meta, date, &[], &[], &mut progress, Some(total)).await? > 0,
+            );
+        }
+    }
+    // Re-read: the day writes above do not touch the cursor, but be exact about what is kept.
+    if let Some(latest) = repo.cursor(&meta.id).await? {
+        cursor = latest;
+    }
+    cursor.reconciled_until = Some(yesterday);
+    repo.put_cursor(&meta.id, &cursor).await?;
+    Ok(written)
+}
+
+/// Fetches `from..=to` of a system and, when it has more than one active inverter, of each of
+/// them. Solar.web bills every data point: a single inverter's series is the system's own
+/// production again, so it is not asked for. The channels are always named.
 pub(crate) async fn fetch_window(
     client: &SolarWebClient,
     repo: &SolarRepo,
@@ -256,25 +359,28 @@ pub(crate) async fn fetch_window(
     let system = client
         .histdata(meta.id.as_str(), None, from, to, &SYSTEM_CHANNELS)
         .await?;
-    let mut inverters = Vec::new();
-    for device in repo
+    let inverters: Vec<_> = repo
         .devices(&meta.id)
         .await?
         .into_iter()
         .filter(|d| d.device_type == "Inverter" && d.active)
-    {
-        let records = client
-            .histdata(
-                meta.id.as_str(),
-                Some(device.id.as_str()),
-                from,
-                to,
-                &INVERTER_CHANNELS,
-            )
-            .await?;
-        inverters.push((device.id, records));
+        .collect();
+    let mut per_inverter = Vec::new();
+    if inverters.len() > 1 {
+        for device in inverters {
+            let records = client
+                .histdata(
+                    meta.id.as_str(),
+                    Some(device.id.as_str()),
+                    from,
+                    to,
+                    &INVERTER_CHANNELS,
+                )
+                .await?;
+            per_inverter.push((device.id, records));
+        }
     }
-    Ok((system, inverters))
+    Ok((system, per_inverter))
 }
 
 /// Merges fetched records into day items, one transaction per local day, oldest first.
@@ -322,8 +428,13 @@ pub(crate) async fn ingest(
                 now,
                 floor,
                 written,
+                advance: advance_to_now,
+                reconciled: (
+                    cursor.and_then(|c| c.reconciled_until),
+                    cursor.and_then(|c| c.polling_since),
+                ),
             };
-            let result = write_date(repo, meta, *date, records, devices, &mut progress).await;
+            let result = write_date(repo, meta, *date, records, devices, &mut progress, None).await;
             (last_data, written) = (progress.last_data, progress.written);
             match result {
                 Ok(changed) => {
@@ -340,6 +451,8 @@ pub(crate) async fn ingest(
     let final_cursor = IngestCursor {
         polled_until: now.max(floor.unwrap_or(now)),
         last_data_at: last_data,
+        reconciled_until: cursor.and_then(|c| c.reconciled_until),
+        polling_since: cursor.and_then(|c| c.polling_since),
     };
     if advance_to_now && written != Some(final_cursor) {
         repo.put_cursor(&meta.id, &final_cursor).await?;
@@ -357,6 +470,12 @@ struct CursorProgress {
     floor: Option<Timestamp>,
     /// The cursor the last day transaction wrote.
     written: Option<IngestCursor>,
+    /// Whether the pass moves the cursor (polling) or leaves it alone (backfill: the next
+    /// poll must still start where polling left off).
+    advance: bool,
+    /// The cursor's reconciliation fields (`reconciled_until`, `polling_since`), kept as
+    /// they are.
+    reconciled: (Option<Date>, Option<Date>),
 }
 
 async fn write_date(
@@ -366,12 +485,15 @@ async fn write_date(
     records: &[Sample],
     devices: &[DeviceSamples],
     progress: &mut CursorProgress,
+    reported_wh: Option<f64>,
 ) -> Result<usize, StoreError> {
     let CursorProgress {
         last_data,
         now,
         floor,
         written,
+        advance,
+        reconciled,
     } = progress;
     let (now, floor) = (*now, *floor);
     let start = local_midnight(meta, date);
@@ -383,6 +505,12 @@ async fn write_date(
     };
     let mut system = load(repo.day(&meta.id, None, date).await?, &SYSTEM_CHANNELS);
     let mut changed = system.chunk.merge(records);
+    if let Some(r) = reported_wh
+        && system.chunk.reported_wh != Some(r)
+    {
+        system.chunk.reported_wh = Some(r);
+        changed += 1;
+    }
     let mut device_chunks = Vec::new();
     for (device, list) in devices {
         let mut chunk = load(
@@ -429,6 +557,8 @@ async fn write_date(
     let cursor = IngestCursor {
         polled_until,
         last_data_at: *last_data,
+        reconciled_until: reconciled.0,
+        polling_since: reconciled.1,
     };
     repo.write_day(
         &meta.id,
@@ -437,11 +567,13 @@ async fn write_date(
             devices: device_chunks,
             month,
             hourly: (hourly, hourly_version),
-            cursor,
+            cursor: advance.then_some(cursor),
         },
     )
     .await?;
-    *written = Some(cursor);
+    if *advance {
+        *written = Some(cursor);
+    }
     Ok(changed)
 }
 

@@ -213,6 +213,9 @@ pub struct Kpis {
     pub self_consumption: Option<f64>,
     /// Share of consumption covered by the site's own production (needs a meter).
     pub self_sufficiency: Option<f64>,
+    /// Days of the period whose data quality is below [`crate::quality::DayQuality::TRUSTED`]
+    /// (holes, stale runs): their figures are shown but are less certain.
+    pub low_quality_days: u32,
     /// Assumptions behind the figures.
     pub assumptions: Vec<&'static str>,
 }
@@ -225,18 +228,36 @@ pub async fn kpis(
     to: Date,
 ) -> Result<Kpis, StoreError> {
     let mut energy = Energy::default();
+    let mut low_quality_days = 0;
     for (_, e) in repo.daily(&meta.id, from, to).await? {
+        low_quality_days += u32::from(
+            e.quality
+                .is_some_and(|q| q.score < crate::quality::DayQuality::TRUSTED),
+        );
         energy.add(&e);
     }
     let start = local_midnight(meta, from);
     let end = to.tomorrow().map_or(start, |d| local_midnight(meta, d));
     let peak = meta.peak_power_w.filter(|p| *p > 0.0);
-    let specific_yield = peak.zip(energy.produced_wh).map(|(p, e)| e / p);
+    // Stale runs (a sensor repeating one value) are not production.
+    let produced = energy.trusted_produced_wh();
+    let specific_yield = peak.zip(produced).map(|(p, e)| e / p);
     let devices = repo.devices(&meta.id).await?;
     let mut assumptions = vec![
         crate::expected::ASSUMED_ORIENTATION,
         "expected energy is the clear-sky output at 20 °C ambient, without shading or soiling",
     ];
+    if energy.stale_wh.is_some() {
+        assumptions.push(
+            "production in stale runs (stale_wh) is left out of the yield and performance index",
+        );
+    }
+    if energy.hidden_wh.is_some() {
+        assumptions.push("hidden_wh is production in Solar.web's daily totals that the 5-minute records miss (communication losses); it is not in produced_wh");
+    }
+    if !meta.position_given() && meta.inferred_position.is_some() {
+        assumptions.push("the site's position is inferred (time zone, then the plant's producing hours), not given");
+    }
     let model = crate::ExpectedModel::of(meta, &devices);
     let (expected, completeness) = match model {
         Some(model) => {
@@ -279,7 +300,8 @@ pub async fn kpis(
         |a: Option<f64>, b: Option<f64>| a.zip(b).filter(|(_, b)| *b > 0.0).map(|(a, b)| a / b);
     Ok(Kpis {
         specific_yield_kwh_per_kwp: specific_yield,
-        performance_index: ratio(energy.produced_wh, expected),
+        performance_index: ratio(produced, expected),
+        low_quality_days,
         expected_clear_sky_wh: expected,
         data_completeness: completeness,
         self_consumption: ratio(

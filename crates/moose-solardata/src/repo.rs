@@ -36,6 +36,44 @@ pub struct SystemMeta {
     pub installation_date: Option<Date>,
     /// False once Solar.web stops listing the system.
     pub active: bool,
+    /// Where Moose guesses the plant is when nobody gave coordinates (time zone first, then
+    /// its producing hours). `latitude`/`longitude` always win.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inferred_position: Option<InferredPosition>,
+}
+
+/// A position Moose worked out itself (see `moose_pvmodel::position`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InferredPosition {
+    /// Latitude, degrees north.
+    pub latitude: f64,
+    /// Longitude, degrees east.
+    pub longitude: f64,
+    /// `time_zone`, `utc_offset` or `production`.
+    pub method: String,
+}
+
+impl InferredPosition {
+    /// From a guess.
+    pub fn of(guess: moose_pvmodel::position::GuessedPosition) -> Self {
+        use moose_pvmodel::position::PositionMethod as M;
+        Self {
+            latitude: (guess.latitude_deg * 100.0).round() / 100.0,
+            longitude: (guess.longitude_deg * 100.0).round() / 100.0,
+            method: match guess.method {
+                M::TimeZone => "time_zone",
+                M::UtcOffset => "utc_offset",
+                M::Production => "production",
+            }
+            .into(),
+        }
+    }
+
+    /// Whether it was learned from the plant's own data (good to tens of kilometres) rather
+    /// than guessed from its time zone (hundreds).
+    pub fn from_production(&self) -> bool {
+        self.method == "production"
+    }
 }
 
 impl SystemMeta {
@@ -44,13 +82,25 @@ impl SystemMeta {
         jiff::tz::TimeZone::get(&self.time_zone).unwrap_or(jiff::tz::TimeZone::UTC)
     }
 
-    /// The site, when its position is known.
+    /// The site: the given position, else the inferred one.
     pub fn site(&self) -> Option<moose_pvmodel::Site> {
+        let (latitude_deg, longitude_deg) = match (self.latitude, self.longitude) {
+            (Some(lat), Some(lon)) => (lat, lon),
+            _ => self
+                .inferred_position
+                .as_ref()
+                .map(|p| (p.latitude, p.longitude))?,
+        };
         Some(moose_pvmodel::Site {
-            latitude_deg: self.latitude?,
-            longitude_deg: self.longitude?,
+            latitude_deg,
+            longitude_deg,
             altitude_m: 200.0,
         })
+    }
+
+    /// Whether the position was given (by Solar.web or an operator) rather than inferred.
+    pub fn position_given(&self) -> bool {
+        self.latitude.is_some() && self.longitude.is_some()
     }
 }
 
@@ -76,6 +126,13 @@ pub struct IngestCursor {
     pub polled_until: Timestamp,
     /// End of the newest 5-minute record stored.
     pub last_data_at: Option<Timestamp>,
+    /// Past local days up to here have been reconciled with Solar.web's daily totals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconciled_until: Option<Date>,
+    /// The first whole local day polling covered: older days were never asked for, so their
+    /// totals are not reconciled (a backfill fetches them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub polling_since: Option<Date>,
 }
 
 const SK_CURSOR: &str = "Cursor#histdata";
@@ -100,8 +157,8 @@ pub struct DayWrite {
     pub month: Energy,
     /// The month's hourly energy including this day, and the version it was read at.
     pub hourly: (HourlyMonth, u64),
-    /// The cursor after this day.
-    pub cursor: IngestCursor,
+    /// The cursor after this day (`None`: leave it alone, as a backfill does).
+    pub cursor: Option<IngestCursor>,
 }
 
 /// Store access for solar data.
@@ -416,13 +473,15 @@ impl SolarRepo {
             keys::hourly_rollup_sk(date.year(), date.month()),
         );
         ops.push(versioned_put(key, hourly, *version)?);
-        ops.push(TxOp::Put {
-            item: Item::new(
-                Key::new(keys::system_pk(system), SK_CURSOR),
-                to_attrs(&write.cursor)?,
-            ),
-            condition: Condition::None,
-        });
+        if let Some(cursor) = &write.cursor {
+            ops.push(TxOp::Put {
+                item: Item::new(
+                    Key::new(keys::system_pk(system), SK_CURSOR),
+                    to_attrs(cursor)?,
+                ),
+                condition: Condition::None,
+            });
+        }
         self.store.transact(ops).await
     }
 }

@@ -39,6 +39,11 @@ pub struct DayChunk {
     /// (see [`compact`]): a day is then one attribute to parse, not 1,700 JSON values.
     #[serde(with = "compact")]
     pub slots: BTreeMap<u16, Vec<Option<f64>>>,
+    /// Solar.web's own production total for the day (`aggrdata`), Wh, once the day is over and
+    /// has been reconciled: what it carries beyond the records is energy the 5-minute series
+    /// misses (hidden by a communication loss).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_wh: Option<f64>,
 }
 
 impl DayChunk {
@@ -49,6 +54,7 @@ impl DayChunk {
             start,
             channels: channels.iter().map(|c| (*c).to_owned()).collect(),
             slots: BTreeMap::new(),
+            reported_wh: None,
         }
     }
 
@@ -174,6 +180,7 @@ impl HourlyMonth {
             battery_charged_wh: get(4),
             battery_discharged_wh: get(5),
             records,
+            ..Energy::default()
         })
     }
 }
@@ -348,6 +355,17 @@ pub struct Energy {
     pub battery_discharged_wh: Option<f64>,
     /// 5-minute records behind the figures.
     pub records: u32,
+    /// Production in stale runs (a sensor repeating one value), Wh: part of `produced_wh` as
+    /// Solar.web delivered it, left out of KPIs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_wh: Option<f64>,
+    /// The day's data quality (days only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<crate::quality::DayQuality>,
+    /// Production Solar.web's own day total carries beyond the 5-minute records (energy hidden
+    /// by a communication loss), Wh, once the day has been reconciled with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden_wh: Option<f64>,
 }
 
 impl Energy {
@@ -361,14 +379,30 @@ impl Energy {
                 .position(|c| c == name)
                 .and_then(|i| t[i])
         };
+        let records = u32::try_from(chunk.slots.len()).unwrap_or(u32::MAX);
+        let has_production = chunk.channels.iter().any(|c| c == "EnergyProductionTotal");
+        let stale = crate::quality::stale_wh(chunk);
+        // A day with records, or one Solar.web reports a total for, is a measured day: if
+        // nothing carried production, the plant produced nothing (0 Wh). `None` means no data.
+        let produced = get("EnergyProductionTotal").or_else(|| {
+            ((records > 0 && has_production) || chunk.reported_wh == Some(0.0)).then_some(0.0)
+        });
+        let hidden = chunk
+            .reported_wh
+            .map(|r| r - produced.unwrap_or(0.0))
+            .filter(|h| *h >= 1.0)
+            .map(|h| (h * 1000.0).round() / 1000.0);
         Self {
-            produced_wh: get("EnergyProductionTotal"),
+            produced_wh: produced,
             fed_in_wh: get("EnergyFeedIn"),
             purchased_wh: get("EnergyPurchased"),
             consumed_wh: get("EnergyConsumptionTotal"),
             battery_charged_wh: get("EnergyBattCharge"),
             battery_discharged_wh: get("EnergyBattDischarge"),
-            records: u32::try_from(chunk.slots.len()).unwrap_or(u32::MAX),
+            records,
+            stale_wh: (stale > 0.0).then_some(stale),
+            quality: crate::quality::DayQuality::of(chunk),
+            hidden_wh: hidden,
         }
     }
 
@@ -387,12 +421,55 @@ impl Energy {
         self.battery_charged_wh = plus(self.battery_charged_wh, o.battery_charged_wh);
         self.battery_discharged_wh = plus(self.battery_discharged_wh, o.battery_discharged_wh);
         self.records += o.records;
+        self.stale_wh = plus(self.stale_wh, o.stale_wh);
+        self.hidden_wh = plus(self.hidden_wh, o.hidden_wh);
+        self.quality = None;
+    }
+
+    /// Production fit for KPIs: what was delivered minus stale runs, Wh.
+    pub fn trusted_produced_wh(&self) -> Option<f64> {
+        self.produced_wh
+            .map(|p| (p - self.stale_wh.unwrap_or(0.0)).max(0.0))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn production_day(values: &[Option<f64>], reported: Option<f64>) -> DayChunk {
+        let mut c = DayChunk::new(
+            jiff::civil::date(2026, 6, 1),
+            "2026-06-01T00:00:00Z".parse().unwrap(),
+            &SYSTEM_CHANNELS,
+        );
+        for (i, v) in values.iter().enumerate() {
+            let mut row = vec![None; SYSTEM_CHANNELS.len()];
+            row[0] = *v;
+            c.slots.insert(u16::try_from(100 + i).unwrap(), row);
+        }
+        c.reported_wh = reported;
+        c
+    }
+
+    #[test]
+    fn zero_is_not_null_and_hidden_energy_is_what_the_day_total_carries_beyond_the_records() {
+        assert_eq!(SYSTEM_CHANNELS[0], "EnergyProductionTotal");
+        // Records that carried no production: the plant made nothing, 0 Wh.
+        let idle = Energy::of_day(&production_day(&[None, None], None));
+        assert_eq!(idle.produced_wh, Some(0.0));
+        // No records, but Solar.web's day total says 0: also 0 Wh.
+        let reported_zero = Energy::of_day(&production_day(&[], Some(0.0)));
+        assert_eq!(reported_zero.produced_wh, Some(0.0));
+        // No records and no total: no data.
+        assert_eq!(Energy::of_day(&production_day(&[], None)).produced_wh, None);
+        // A comm loss kept 1.5 kWh out of the records.
+        let day = Energy::of_day(&production_day(&[Some(400.0), Some(600.0)], Some(2500.0)));
+        assert_eq!(day.produced_wh, Some(1000.0));
+        assert_eq!(day.hidden_wh, Some(1500.0));
+        let complete = Energy::of_day(&production_day(&[Some(400.0), Some(600.0)], Some(1000.2)));
+        assert_eq!(complete.hidden_wh, None, "rounding is not hidden energy");
+    }
 
     #[test]
     fn packed_rows_round_trip_and_read_the_older_form() {

@@ -217,12 +217,57 @@ async fn discovery_adds_systems_with_devices_and_backfill_is_resumable() {
 
     let cancel = CancellationToken::new();
     let (from, to) = (jiff::civil::date(2026, 6, 1), jiff::civil::date(2026, 6, 3));
+    let hist_calls = || {
+        w.client
+            .stats()
+            .snapshot()
+            .by_kind
+            .get(&moose_solarweb::EndpointKind::HistData)
+            .map_or(0, |k| k.calls)
+    };
+    // Interrupted after 5 of the 12 system-days (as a kill would): the restart fetches only
+    // the 7 it had not finished.
+    let stop = CancellationToken::new();
+    let partial = moose_solardata::backfill(&w.client, &w.repo, &systems, from, to, &stop, |p| {
+        if p.days_done == 5 {
+            stop.cancel();
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(partial.days_done, 5);
+    let before_resume = hist_calls();
     let first = moose_solardata::backfill(&w.client, &w.repo, &systems, from, to, &cancel, |_| {})
         .await
         .unwrap();
     assert_eq!(first.days_total, 12);
-    assert!(first.records_written > 12 * 276, "{first:?}");
-    let calls = w.client.stats().snapshot().total_calls();
+    assert_eq!(
+        first.days_skipped, 5,
+        "the finished days are skipped: {first:?}"
+    );
+    let multi: usize = {
+        let mut n = 0;
+        for s in &systems {
+            let inverters = w
+                .repo
+                .devices(&s.id)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|d| d.device_type == "Inverter" && d.active)
+                .count();
+            // One histdata call per day, plus one per inverter where there are several.
+            n += if inverters > 1 { inverters + 1 } else { 1 };
+        }
+        n
+    };
+    assert!(
+        hist_calls() - before_resume <= 7 * multi as u64 && hist_calls() > before_resume,
+        "only the 7 unfinished system-days are fetched: {} calls",
+        hist_calls() - before_resume
+    );
+    assert!(first.records_written > 7 * 150, "{first:?}");
+    let calls = hist_calls();
     let second = moose_solardata::backfill(&w.client, &w.repo, &systems, from, to, &cancel, |_| {})
         .await
         .unwrap();
@@ -231,10 +276,10 @@ async fn discovery_adds_systems_with_devices_and_backfill_is_resumable() {
         (12, 0),
         "complete days are skipped"
     );
-    assert_eq!(
-        w.client.stats().snapshot().total_calls(),
-        calls,
-        "and cost no calls"
+    assert_eq!(hist_calls(), calls, "and cost no histdata calls");
+    assert!(
+        second.calls <= 4 && second.data_points <= 4 * 31,
+        "only one month of daily totals per system: {second:?}"
     );
     for s in &systems {
         for day in 1..=3 {
@@ -386,10 +431,13 @@ async fn discovery_keeps_coordinates_an_operator_set_when_solar_web_has_none() {
     let client = SolarWebClient::new(ClientConfig::new(url, creds)).unwrap();
     moose_solardata::discover(&client, &w.repo).await.unwrap();
     let mut meta = w.repo.all_systems().await.unwrap().remove(0);
-    assert!(
-        meta.latitude.is_none() && meta.site().is_none(),
-        "the real API has no coordinates"
-    );
+    assert!(meta.latitude.is_none(), "the real API has no coordinates");
+    let guess = meta
+        .inferred_position
+        .clone()
+        .expect("a first guess from the time zone");
+    assert_eq!(guess.method, "time_zone", "{guess:?}");
+    assert!(meta.site().is_some(), "sun-aware rules work from the guess");
     meta.latitude = Some(48.16);
     meta.longitude = Some(14.03);
     w.repo.put_meta(&meta).await.unwrap();

@@ -258,6 +258,14 @@ pub fn parse_api_time(raw: &str) -> Option<Timestamp> {
     })
 }
 
+/// A calendar date as Solar.web sends it (`installationDate`: `2015-04-20T00:00:00Z`,
+/// `2015-04-20T00:00:00` or `2015-04-20`). The date is taken as written: it is the plant's own
+/// calendar day, and reading it as UTC midnight and converting it to the plant's zone would
+/// move it a day earlier everywhere west of Greenwich.
+pub fn parse_api_date(raw: &str) -> Option<jiff::civil::Date> {
+    raw.get(..10)?.parse().ok()
+}
+
 /// `flowdata` (`EnergyFlow`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -444,6 +452,16 @@ mod tests {
         assert_eq!(channel_value(&channels, "BattSOC"), Some(55.5));
         assert_eq!(channel_value(&channels, "Odd"), None);
         assert_eq!(channel_value(&channels, "Missing"), None);
+    }
+
+    #[test]
+    fn installation_dates_are_the_plants_own_calendar_day() {
+        let day = jiff::civil::date(2015, 4, 20);
+        for raw in ["2015-04-20T00:00:00Z", "2015-04-20T00:00:00", "2015-04-20"] {
+            assert_eq!(parse_api_date(raw), Some(day), "{raw}");
+        }
+        assert_eq!(parse_api_date("20150420"), None);
+        assert_eq!(parse_api_date(""), None);
     }
 
     #[test]

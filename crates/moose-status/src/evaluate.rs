@@ -11,15 +11,15 @@ use jiff::SignedDuration;
 use jiff::civil::Date;
 use moose_incidents::codes::{CodeAction, CodeTable};
 use moose_incidents::model::{
-    DeviceCondition, Evidence, Hysteresis, Incident, IncidentKind, Resolution, SystemState,
-    SystemStatus, Transition,
+    DeviceCondition, Evidence, GapWatch, Hysteresis, Incident, IncidentKind, Resolution,
+    SystemState, SystemStatus, Transition,
 };
 use moose_incidents::{Change, ChangeEvent};
 use moose_solarweb::types::SystemMessage;
 use moose_store::StoreError;
 use serde_json::json;
 
-use crate::gap::classify_gap;
+use crate::gap::{GapVerdict, classify_gap};
 use crate::judge::Judgement;
 use crate::observe::Observation;
 use crate::parts::StatusJob;
@@ -98,12 +98,39 @@ pub(crate) async fn evaluate(
     if let Some(incident) = gap {
         // The data gap closed: whether it was a communication loss or an outage is told by
         // what arrived for it. First among the changes, where the decision put it.
-        let (resolution, lost, evidence) = classify_gap(job, obs, incident.since).await?;
+        let watch = status.gap.take();
+        let verdict = classify_gap(job, obs, &incident, watch).await?;
         let change = Change::new(
             ChangeEvent::Resolved,
-            gap_resolved(incident, resolution, lost, evidence, obs.now),
+            gap_resolved(incident, verdict, obs.now),
         );
         incidents.changes.insert(0, change);
+    }
+    if incidents
+        .changes
+        .iter()
+        .any(|c| c.event == ChangeEvent::Opened && c.incident.kind == IncidentKind::NoData)
+    {
+        // The lifetime counter as the gap begins: what it grows by until data resumes is
+        // energy made while the plant could not report.
+        status.gap = Some(GapWatch {
+            counter_wh: crate::gap::lifetime_counter(job, &obs.meta).await,
+            counter_at: Some(obs.now),
+            ..GapWatch::default()
+        });
+    }
+    // Stops that ended: what they cost.
+    for change in &mut incidents.changes {
+        let i = &mut change.incident;
+        if change.event == ChangeEvent::Resolved
+            && matches!(
+                i.kind,
+                IncidentKind::DeviceError | IncidentKind::ZeroProduction
+            )
+            && let Some(until) = i.resolved_at
+        {
+            i.lost_energy_wh = crate::gap::lost_energy(job, obs, i.since, until).await?;
+        }
     }
     finish(&ctx, &mut status, &mut incidents);
     Ok((status, incidents.changes))
@@ -167,30 +194,63 @@ fn read_messages(ctx: &Context<'_>, status: &mut SystemStatus) -> (Vec<Sighting>
     (faults, context)
 }
 
-/// No data while the sun is up, after the system's grace period. Returns the incident when its
-/// gap closes (resolved by [`evaluate`] once the gap is classified).
+/// No data during the plant's producing hours, after the system's grace period. One incident
+/// per gap: it stays open through nights and days without data (its estimate of lost energy
+/// growing) and closes only on evidence, data that is newer than the gap's start. Returns the
+/// incident when its gap closes (resolved by [`evaluate`] once the gap is classified).
 fn no_data(
     ctx: &Context<'_>,
     status: &mut SystemStatus,
     incidents: &mut Incidents,
 ) -> Option<Incident> {
     let (obs, now, meta) = (ctx.obs, ctx.obs.now, &ctx.obs.meta);
-    let verdict = if ctx.maintenance || ctx.upstream_hold {
-        None
-    } else {
-        ctx.rules.no_data(obs)
-    };
+    let open_since = incidents.open.get(&IncidentKind::NoData).map(|i| i.since);
     let grace = status
         .grace_minutes
         .map_or(ctx.rules.no_data.min_duration, |m| {
             SignedDuration::from_mins(i64::from(m))
         });
+    let verdict = match open_since {
+        _ if ctx.maintenance || ctx.upstream_hold => None,
+        None => ctx.rules.no_data_with(obs, grace),
+        Some(since) => {
+            let fresh = obs.last_data_at.is_some_and(|last| {
+                last > since
+                    && (obs.daylight_since.is_none()
+                        || now.duration_since(last) <= ctx.rules.stale_after)
+            });
+            if fresh {
+                Some(false)
+            } else if obs.daylight_since.is_some() || !obs.knows_daylight() {
+                Some(true)
+            } else {
+                // Night: nothing new is known; the incident stays as it is.
+                None
+            }
+        }
+    };
+    if verdict == Some(true)
+        && let Some(watch) = status.gap.as_mut()
+        && let Some(flow) = obs.flow
+    {
+        let pv = flow.pv_w.unwrap_or(0.0);
+        let producing = obs
+            .peak_w()
+            .is_some_and(|peak| pv > ctx.rules.producing_share * peak);
+        match flow.online {
+            Some(false) => watch.offline += 1,
+            Some(true) if producing => watch.producing += 1,
+            Some(true) => watch.idle += 1,
+            None => {}
+        }
+    }
+    // The grace period is already in the verdict (counted from the last record).
     let rule = Hysteresis {
-        min_duration: grace,
+        min_duration: SignedDuration::ZERO,
         ..ctx.rules.no_data
     };
     let track = status.tracks.entry(IncidentKind::NoData).or_default();
-    match track.observe(verdict, now, incidents.is_open(IncidentKind::NoData), rule) {
+    match track.observe(verdict, now, open_since.is_some(), rule) {
         Transition::Open => {
             let since = match (obs.last_data_at, obs.daylight_since) {
                 (Some(l), Some(d)) => l.max(d),
@@ -207,8 +267,11 @@ fn no_data(
             );
             incident.add_evidence(Evidence {
                 at: now,
-                note: format!("no data for {} min with the sun {:.0}° high", now.duration_since(since).as_mins(), obs.sun_elevation_deg.unwrap_or(0.0)),
-                data: json!({"last_data_at": obs.last_data_at, "is_online": obs.flow.and_then(|f| f.online)}),
+                note: format!(
+                    "no data for {} min during the plant's producing hours",
+                    now.duration_since(since).as_mins()
+                ),
+                data: json!({"last_data_at": obs.last_data_at, "is_online": obs.flow.and_then(|f| f.online), "sun_elevation_deg": obs.sun_elevation_deg.map(f64::round)}),
             });
             incidents.opened(incident);
             None
@@ -219,6 +282,9 @@ fn no_data(
                 && let Some(i) = incidents.open.get_mut(&IncidentKind::NoData)
             {
                 i.last_seen_at = now;
+                // What the plant would usually have made since the gap began: lost if this
+                // turns out to be an outage.
+                i.lost_energy_wh = obs.usual_energy_wh(i.since, now).map(|(wh, _)| wh.round());
                 incidents.touched.push(IncidentKind::NoData);
             }
             None
@@ -227,20 +293,16 @@ fn no_data(
 }
 
 /// A no-data incident, resolved with what its gap turned out to be.
-fn gap_resolved(
-    mut incident: Incident,
-    resolution: Resolution,
-    lost: Option<f64>,
-    evidence: Evidence,
-    now: jiff::Timestamp,
-) -> Incident {
-    let (summary, action) = texts::no_data_resolved(resolution, lost);
+fn gap_resolved(mut incident: Incident, verdict: GapVerdict, now: jiff::Timestamp) -> Incident {
+    let (summary, action) =
+        texts::no_data_resolved(verdict.resolution, verdict.lost_wh, verdict.hidden_wh);
     incident.summary = format!("{} {summary}", incident.summary);
     incident.action = action;
-    incident.resolution = Some(resolution);
-    incident.lost_energy_wh = lost;
+    incident.resolution = Some(verdict.resolution);
+    incident.lost_energy_wh = verdict.lost_wh;
+    incident.hidden_energy_wh = verdict.hidden_wh;
     incident.resolved_at = Some(now);
-    incident.add_evidence(evidence);
+    incident.add_evidence(verdict.evidence);
     incident
 }
 
@@ -311,7 +373,8 @@ fn device_error(
     }
 }
 
-/// Context codes explain an open incident; they do not open one.
+/// Context codes explain an open incident active at their moment; they do not open one, and
+/// an incident last seen long before the code is not explained by it.
 fn explain_with_context(incidents: &mut Incidents, context: Vec<Sighting>) {
     for (at, code, m, device) in context {
         let note = format!("{device} reported {code}: {}", m.text.unwrap_or_default());
@@ -320,7 +383,11 @@ fn explain_with_context(incidents: &mut Incidents, context: Vec<Sighting>) {
             IncidentKind::ZeroProduction,
             IncidentKind::DeviceError,
         ] {
-            if let Some(i) = incidents.open.get_mut(&kind) {
+            if let Some(i) = incidents
+                .open
+                .get_mut(&kind)
+                .filter(|i| at >= i.since - CONTEXT_WINDOW && at <= i.last_seen_at + CONTEXT_WINDOW)
+            {
                 i.add_evidence(Evidence {
                     at,
                     note: note.clone(),
@@ -332,12 +399,17 @@ fn explain_with_context(incidents: &mut Incidents, context: Vec<Sighting>) {
     }
 }
 
+/// How far from an incident's active time a context code still belongs to it.
+const CONTEXT_WINDOW: SignedDuration = SignedDuration::from_hours(1);
+
 /// Zero production in good sun, unless a fault or missing data already explains it.
 fn zero_production(ctx: &Context<'_>, status: &mut SystemStatus, incidents: &mut Incidents) {
     let (obs, now, meta) = (ctx.obs, ctx.obs.now, &ctx.obs.meta);
     let explained =
         incidents.is_open(IncidentKind::NoData) || incidents.is_open(IncidentKind::DeviceError);
-    let verdict = if ctx.maintenance || ctx.upstream_hold || explained {
+    // Not held by an upstream outage: the verdict needs a live view, which an unreachable
+    // Solar.web does not give.
+    let verdict = if ctx.maintenance || explained {
         None
     } else {
         ctx.rules.zero_production(obs)
@@ -366,12 +438,9 @@ fn zero_production(ctx: &Context<'_>, status: &mut SystemStatus, incidents: &mut
         }
         Transition::Resolve => {
             if let Some(mut incident) = incidents.open.remove(&IncidentKind::ZeroProduction) {
+                // Its lost energy is worked out with the stored data in `evaluate`.
                 incident.resolved_at = Some(now);
                 incident.resolution = Some(Resolution::Recovered);
-                incident.lost_energy_wh = obs
-                    .model
-                    .as_ref()
-                    .map(|m| m.energy_wh(incident.since, now).round());
                 incidents.resolved(incident);
             }
         }
@@ -622,6 +691,88 @@ mod tests {
         let gap = gap.expect("data returned: the gap is handed over for classifying");
         assert_eq!(gap.id, opened[0].incident.id);
         assert!(!status.open.contains_key(&IncidentKind::NoData));
+    }
+
+    /// A plant dead from 06:00 UTC one June day to 09:00 the next: no record ever arrives, the
+    /// night passes, the sun comes up again. One incident, still open; never "resumed".
+    #[test]
+    fn a_plant_that_stays_silent_keeps_one_open_incident_through_the_night() {
+        let rules = Rules::default();
+        let offline = Flow {
+            online: Some(false),
+            pv_w: None,
+        };
+        let mut status = SystemStatus::new(
+            moose_domain::SystemId::parse("s-1").unwrap(),
+            "2026-06-10T06:00:00Z".parse().unwrap(),
+        );
+        let mut incidents = Incidents::default();
+        let last = 1_781_071_200; // 2026-06-10T06:00:00Z, the last record's end
+        for minutes in (0..=27 * 60).step_by(10) {
+            let at = jiff::Timestamp::from_second(last + minutes * 60).unwrap();
+            let obs = test_observation(&at.to_string(), Some(minutes), Some(offline));
+            let (next, closed) = decide(&ctx(&rules, &obs, false), status, &mut incidents, None);
+            status = next;
+            assert!(closed.is_none(), "resolved at {at} without any data");
+            finish(&ctx(&rules, &obs, false), &mut status, &mut incidents);
+        }
+        let opened = incidents
+            .changes
+            .iter()
+            .filter(|c| c.event == ChangeEvent::Opened)
+            .count();
+        assert_eq!(opened, 1, "{:?}", incidents.changes);
+        let open = incidents
+            .open
+            .get(&IncidentKind::NoData)
+            .expect("still open");
+        assert!(
+            open.lost_energy_wh.unwrap_or(0.0) > 10_000.0,
+            "its lost-energy estimate grew over a day of sun: {:?}",
+            open.lost_energy_wh
+        );
+        assert_eq!(status.state, SystemState::Offline);
+    }
+
+    /// A 567 (grid power reduction) belongs to its own moment: it explains an incident active
+    /// then, not a fault last seen days before.
+    #[test]
+    fn context_codes_attach_only_to_incidents_active_at_their_moment() {
+        let obs = test_observation("2026-06-10T10:00:00Z", Some(5), Some(ONLINE));
+        let meta = &obs.meta;
+        let at = |s: &str| -> jiff::Timestamp { s.parse().unwrap() };
+        let mut incidents = Incidents::default();
+        let old = texts::new_incident(
+            Some(meta),
+            None,
+            IncidentKind::DeviceError,
+            texts::device_error(meta, 447, None, None, "inv-1"),
+            at("2026-06-07T09:00:00Z"),
+            at("2026-06-07T09:00:00Z"),
+        );
+        incidents.open.insert(IncidentKind::DeviceError, old);
+        let sighting = |t: &str| {
+            let m = SystemMessage {
+                pv_system_id: None,
+                device_id: Some("inv-1".into()),
+                state_type: None,
+                state_code: Some(567),
+                state_severity: None,
+                log_date_time: t.into(),
+                text: Some("Grid power reduction".into()),
+                device_name: None,
+            };
+            (at(t), 567, m, "inv-1".to_owned())
+        };
+        explain_with_context(&mut incidents, vec![sighting("2026-06-10T09:55:00Z")]);
+        let evidence = |i: &Incidents| i.open[&IncidentKind::DeviceError].evidence.len();
+        assert_eq!(
+            evidence(&incidents),
+            0,
+            "three days later: not this incident's"
+        );
+        explain_with_context(&mut incidents, vec![sighting("2026-06-07T09:30:00Z")]);
+        assert_eq!(evidence(&incidents), 1, "at its moment: it is");
     }
 
     #[test]

@@ -21,6 +21,15 @@ use crate::observe::{Observation, observe};
 pub use crate::parts::StatusJob;
 use crate::texts;
 
+/// One system as a pass gathered it.
+pub(crate) struct Entry {
+    pub(crate) status: SystemStatus,
+    pub(crate) version: u64,
+    pub(crate) obs: Observation,
+    /// The day's learning changed the status.
+    pub(crate) relearned: bool,
+}
+
 /// What one pass did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct StatusSummary {
@@ -78,14 +87,15 @@ impl StatusJob {
         Ok(())
     }
 
-    /// The platform's verdict and its upstream-outage incident. Returns whether per-system
-    /// no-data judgements are held.
+    /// The platform's verdict and its upstream-outage incident. Returns, while an upstream
+    /// problem is suspected or open, when it began: the no-data verdicts of systems that fell
+    /// silent with it are held (see [`held`]).
     async fn platform(
         &self,
         observations: &[Observation],
         now: Timestamp,
         summary: &mut StatusSummary,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Timestamp>, StoreError> {
         let read = self.incidents.platform().await?;
         let mut platform: PlatformStatus = read.value;
         let verdict = self.rules.upstream(observations);
@@ -98,7 +108,11 @@ impl StatusJob {
             Transition::Open => {
                 let stale = observations
                     .iter()
-                    .filter(|o| o.is_unreachable() || self.rules.stale(o) == Some(true))
+                    .filter(|o| {
+                        o.is_unreachable()
+                            || (self.rules.recently_reporting(o)
+                                && self.rules.stale(o) == Some(true))
+                    })
                     .count();
                 let reason = observations
                     .iter()
@@ -128,12 +142,25 @@ impl StatusJob {
             }
             Transition::None => {}
         }
-        let hold = platform.open.is_some() || platform.track.bad > 0;
+        let hold = (platform.open.is_some() || platform.track.bad > 0)
+            .then(|| platform.track.bad_since.unwrap_or(now));
         platform.checked_at = Some(now);
         let ops = vec![IncidentRepo::platform_op(&platform, read.version)?];
         self.commit(ops, &changes, summary).await?;
         Ok(hold)
     }
+}
+
+/// Whether an upstream problem that began at `from` explains this system's missing data: it
+/// is unreachable, or its data stopped around the time the problem began. A plant that was
+/// silent before is judged on its own: a platform incident must not hide a fault it cannot
+/// explain.
+fn held(job: &StatusJob, obs: &Observation, from: Option<Timestamp>) -> bool {
+    let Some(from) = from else { return false };
+    obs.is_unreachable()
+        || obs
+            .last_data_at
+            .is_some_and(|last| last >= from - job.rules.upstream_recent)
 }
 
 /// One pass of `device-status-polling` at `now`.
@@ -155,25 +182,32 @@ pub async fn status_pass(
         ..StatusSummary::default()
     };
     let min_elev = job.rules.min_sun_elevation_deg;
-    let gathered: Vec<Result<(SystemStatus, u64, Observation), StoreError>> =
-        futures_util::stream::iter(systems)
-            .map(|meta| async move {
-                let read = job.incidents.status(&meta.id).await?;
-                let (status, version) = match read {
-                    Some(v) => (v.value, v.version),
-                    None => (SystemStatus::new(meta.id.clone(), now), 0),
-                };
-                let from = status
-                    .messages_until
-                    .map_or(now - SignedDuration::from_hours(1), |until| {
-                        until - moose_incidents::model::MESSAGE_OVERLAP
-                    });
-                let obs = observe(&job.client, &job.solar, meta, now, from, min_elev).await?;
-                Ok((status, version, obs))
+    let gathered: Vec<Result<Entry, StoreError>> = futures_util::stream::iter(systems)
+        .map(|meta| async move {
+            let read = job.incidents.status(&meta.id).await?;
+            let (status, version) = match read {
+                Some(v) => (v.value, v.version),
+                None => (SystemStatus::new(meta.id.clone(), now), 0),
+            };
+            let from = status
+                .messages_until
+                .map_or(now - SignedDuration::from_hours(1), |until| {
+                    until - moose_incidents::model::MESSAGE_OVERLAP
+                });
+            let learned = crate::learn::relearn(job, status, meta, now).await?;
+            let (status, meta) = (learned.status, learned.meta);
+            let profile = status.profile.clone();
+            let obs = observe(&job.client, &job.solar, meta, profile, now, from, min_elev).await?;
+            Ok(Entry {
+                status,
+                version,
+                obs,
+                relearned: learned.changed,
             })
-            .buffer_unordered(job.concurrency.max(1))
-            .collect()
-            .await;
+        })
+        .buffer_unordered(job.concurrency.max(1))
+        .collect()
+        .await;
     let mut entries = Vec::new();
     for g in gathered {
         match g {
@@ -189,22 +223,29 @@ pub async fn status_pass(
     if cancel.is_cancelled() {
         return Ok(summary);
     }
-    summary.unreachable = entries.iter().filter(|e| e.2.is_unreachable()).count();
-    let observations: Vec<Observation> = entries.iter().map(|e| e.2.clone()).collect();
-    let hold = job.platform(&observations, now, &mut summary).await?;
-    summary.upstream_hold = hold;
+    summary.unreachable = entries.iter().filter(|e| e.obs.is_unreachable()).count();
+    let observations: Vec<Observation> = entries.iter().map(|e| e.obs.clone()).collect();
+    let hold_from = job.platform(&observations, now, &mut summary).await?;
+    summary.upstream_hold = hold_from.is_some();
     let judgements: BTreeMap<String, Judgement> =
         judge_days(job, &entries, now).await.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "cannot judge yesterday's yields; will try next pass");
             BTreeMap::new()
         });
-    for (status, version, obs) in entries {
+    for Entry {
+        status,
+        version,
+        obs,
+        relearned,
+    } in entries
+    {
         if cancel.is_cancelled() {
             break;
         }
         let id = status.system.clone();
         let judgement = judgements.get(id.as_str());
         let before = status.clone();
+        let hold = held(job, &obs, hold_from);
         match evaluate(job, status, &obs, hold, judgement).await {
             Ok((status, changes)) => {
                 // Nothing but the evaluation time changed (a quiet night): skip the write.
@@ -216,7 +257,7 @@ pub async fn status_pass(
                         messages_until: before.messages_until,
                         ..status.clone()
                     } == before;
-                if unchanged && version > 0 {
+                if unchanged && !relearned && version > 0 {
                     summary.evaluated += 1;
                     continue;
                 }

@@ -10,7 +10,6 @@ use moose_store::StoreError;
 use crate::observe::Observation;
 use crate::parts::StatusJob;
 use crate::rules::distance_km;
-use moose_incidents::model::SystemStatus;
 
 /// Yesterday's verdict inputs for one system.
 #[derive(Debug, Clone)]
@@ -48,9 +47,16 @@ async fn day_yield(
     else {
         return Ok(None);
     };
-    let Some(produced) = energy.produced_wh else {
+    // Stale runs are not production; a day of poor quality is not judged at all.
+    let Some(produced) = energy.trusted_produced_wh() else {
         return Ok(None);
     };
+    if energy
+        .quality
+        .is_some_and(|q| q.score < moose_solardata::quality::DayQuality::TRUSTED)
+    {
+        return Ok(None);
+    }
     let start = moose_solardata::query::local_midnight(meta, day);
     let end = day
         .tomorrow()
@@ -79,13 +85,13 @@ async fn day_yield(
 /// Yesterday's yields of every system, and for each system still to be judged, its peers'.
 pub(crate) async fn judge_days(
     job: &StatusJob,
-    entries: &[(SystemStatus, u64, Observation)],
+    entries: &[crate::job::Entry],
     now: Timestamp,
 ) -> Result<BTreeMap<String, Judgement>, StoreError> {
     let yesterday =
         |obs: &Observation| now.to_zoned_datetime(obs.meta.tz()).date().yesterday().ok();
     // Yields are read only on passes where some system is due: once per site-local day.
-    let any_due = entries.iter().any(|(status, _, obs)| {
+    let any_due = entries.iter().any(|crate::job::Entry { status, obs, .. }| {
         obs.model.is_some()
             && obs.sun_up(job.rules.min_sun_elevation_deg)
             && yesterday(obs).is_some_and(|d| status.judged_day.is_none_or(|j| j < d))
@@ -96,7 +102,7 @@ pub(crate) async fn judge_days(
     let mut yields = Vec::new();
     let mut due = Vec::new();
     let mut skipped = Vec::new();
-    for (status, _, obs) in entries {
+    for crate::job::Entry { status, obs, .. } in entries {
         let Some(model) = &obs.model else { continue };
         // Judge yesterday once the sun is up again: late data is in by then, and an incident
         // opened in daylight wakes nobody.

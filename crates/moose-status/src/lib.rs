@@ -13,6 +13,7 @@ mod evaluate;
 mod gap;
 pub mod job;
 mod judge;
+pub mod learn;
 pub mod observe;
 mod parts;
 pub mod rules;

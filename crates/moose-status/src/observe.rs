@@ -2,6 +2,7 @@
 //! messages. Gathering is separate from judging so that the rules stay pure and testable.
 
 use jiff::{SignedDuration, Timestamp};
+use moose_incidents::ProductionProfile;
 use moose_solardata::{ExpectedModel, SolarRepo, SystemMeta};
 use moose_solarweb::types::SystemMessage;
 use moose_solarweb::{SolarWebClient, SolarWebError};
@@ -32,8 +33,11 @@ pub struct Observation {
     pub now: Timestamp,
     /// Sun elevation at the site, degrees.
     pub sun_elevation_deg: Option<f64>,
-    /// When the sun last rose above the production threshold (if it is above it now).
+    /// When the plant's current producing hours began, if it should be producing now: from
+    /// its learned profile, else from the sun at its (given or inferred) position.
     pub daylight_since: Option<Timestamp>,
+    /// What the plant usually produces when (learned from its recent days).
+    pub profile: ProductionProfile,
     /// End of the newest stored 5-minute record.
     pub last_data_at: Option<Timestamp>,
     /// Live view (`None` if the request failed).
@@ -43,7 +47,8 @@ pub struct Observation {
     /// Messages in `[messages_from, now]` (`None` if they could not be read; asked again next
     /// pass).
     pub messages: Option<Vec<SystemMessage>>,
-    /// Clear-sky power now, W.
+    /// Power the plant should make now, W: its usual power at this time of day once its
+    /// profile is learned, else clear-sky power.
     pub expected_w: Option<f64>,
     /// The system's devices as discovered.
     pub devices: Vec<moose_solardata::repo::DeviceMeta>,
@@ -68,7 +73,48 @@ impl Observation {
     pub fn is_unreachable(&self) -> bool {
         self.unreachable.is_some()
     }
+
+    /// Whether Moose can tell when the plant should produce (a learned profile or a position).
+    pub fn knows_daylight(&self) -> bool {
+        self.profile.usable() || self.model.is_some()
+    }
+
+    /// The plant's peak power, W: as given, else the model's, else its best usual power.
+    pub fn peak_w(&self) -> Option<f64> {
+        self.meta
+            .peak_power_w
+            .filter(|p| *p > 0.0)
+            .or_else(|| self.model.as_ref().map(|m| m.peak_power_w))
+            .or_else(|| Some(self.profile.peak_w()).filter(|p| *p > 0.0))
+    }
+
+    /// Whether it is a good time of day to produce: the usual power now at least `share` of
+    /// the usual peak (or, without a profile, clear-sky power at least `share` of peak power).
+    pub fn good_sun(&self, share: f64) -> Option<bool> {
+        let expected = self.expected_w?;
+        let reference = if self.profile.usable() {
+            self.profile.peak_w()
+        } else {
+            self.peak_w()?
+        };
+        Some(reference > 0.0 && expected >= share * reference)
+    }
+
+    /// Energy the plant would usually have made in `[from, to)`, Wh, and whether that is from
+    /// its own profile (`true`) or a clear-sky estimate scaled by a typical 0.6 (`false`).
+    pub fn usual_energy_wh(&self, from: Timestamp, to: Timestamp) -> Option<(f64, bool)> {
+        if self.profile.usable() {
+            return Some((self.profile.energy_wh(from, to), true));
+        }
+        self.model
+            .as_ref()
+            .map(|m| (0.6 * m.energy_wh(from, to), false))
+    }
 }
+
+/// Sun elevation a plant must see before it is expected to produce when its position is only
+/// guessed from its time zone (hundreds of kilometres off: dawn can be half an hour away).
+pub const GUESSED_POSITION_MIN_ELEVATION_DEG: f64 = 20.0;
 
 fn classify(e: &SolarWebError) -> Option<Unreachable> {
     use SolarWebError as E;
@@ -106,6 +152,7 @@ pub async fn observe(
     client: &SolarWebClient,
     repo: &SolarRepo,
     meta: SystemMeta,
+    profile: ProductionProfile,
     now: Timestamp,
     messages_from: Timestamp,
     min_elevation_deg: f64,
@@ -141,12 +188,13 @@ pub async fn observe(
     } else {
         flow.as_ref().map(|_| Vec::new())
     };
+    let (daylight_since, expected_w) =
+        expectation(&meta, model.as_ref(), &profile, now, min_elevation_deg);
     Ok(Observation {
         sun_elevation_deg: model.as_ref().map(|m| m.sun_elevation_deg(now)),
-        daylight_since: model
-            .as_ref()
-            .and_then(|m| daylight_since(m, now, min_elevation_deg)),
-        expected_w: model.as_ref().map(|m| m.power_w(now)),
+        daylight_since,
+        expected_w,
+        profile,
         model,
         devices,
         meta,
@@ -156,6 +204,39 @@ pub async fn observe(
         unreachable,
         messages,
     })
+}
+
+/// When the plant's producing hours began (if it should produce now) and its expected power:
+/// from its learned profile when it has one (shading, east–west arrays, trackers and loggers
+/// that start late are all in it), else from the sun at its position, with a higher threshold
+/// when that position is only the time zone's guess.
+pub(crate) fn expectation(
+    meta: &SystemMeta,
+    model: Option<&ExpectedModel>,
+    profile: &ProductionProfile,
+    now: Timestamp,
+    min_elevation_deg: f64,
+) -> (Option<Timestamp>, Option<f64>) {
+    if profile.usable() {
+        return (profile.producing_since(now), Some(profile.typical_w(now)));
+    }
+    let Some(model) = model else {
+        return (None, None);
+    };
+    let well_placed = meta.position_given()
+        || meta
+            .inferred_position
+            .as_ref()
+            .is_some_and(moose_solardata::InferredPosition::from_production);
+    let threshold = if well_placed {
+        min_elevation_deg
+    } else {
+        min_elevation_deg.max(GUESSED_POSITION_MIN_ELEVATION_DEG)
+    };
+    (
+        daylight_since(model, now, threshold),
+        Some(model.power_w(now)),
+    )
 }
 
 /// A 10 kWp system in Vienna observed at `at` (UTC), last data `age` minutes old: the
@@ -173,6 +254,7 @@ pub(crate) fn test_observation(at: &str, age: Option<i64>, flow: Option<Flow>) -
         country: None,
         installation_date: None,
         active: true,
+        inferred_position: None,
     };
     let model = moose_solardata::ExpectedModel::of(&meta, &[]).unwrap();
     let now: Timestamp = at.parse().unwrap();
@@ -183,6 +265,7 @@ pub(crate) fn test_observation(at: &str, age: Option<i64>, flow: Option<Flow>) -
         daylight_since: daylight_since(&model, now, 10.0),
         last_data_at: age.map(|m| now - SignedDuration::from_mins(m)),
         model: Some(model),
+        profile: ProductionProfile::default(),
         devices: Vec::new(),
         meta,
         now,

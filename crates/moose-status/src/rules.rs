@@ -12,16 +12,20 @@ use moose_incidents::model::Hysteresis;
 pub struct Rules {
     /// The array is expected to produce when the sun is at least this high, degrees.
     pub min_sun_elevation_deg: f64,
-    /// Data older than this (while the sun is up) counts as missing.
+    /// Data older than this (while the sun is up) counts as missing for the upstream rule.
     pub stale_after: SignedDuration,
     /// No-data hysteresis; `min_duration` is the default grace period (per-system override in
-    /// the status item).
+    /// the status item), counted from the last record, not from the first pass that missed it.
     pub no_data: Hysteresis,
+    /// How long a logger Solar.web reports online may leave out records before it counts as
+    /// a no-data incident (real loggers leave holes of up to an hour in their history).
+    pub online_silence: SignedDuration,
     /// Zero-production hysteresis.
     pub zero_production: Hysteresis,
     /// "Good sun": clear-sky power at least this share of peak power.
     pub good_sun_share: f64,
-    /// "Zero": at most this share of peak power.
+    /// "Zero": at most this share of peak power. Real thunderstorms leave a few tenths of a
+    /// percent; a stopped inverter leaves nothing.
     pub zero_share: f64,
     /// "Producing": more than this share of peak power.
     pub producing_share: f64,
@@ -51,6 +55,9 @@ pub struct Rules {
     pub upstream_min_systems: usize,
     /// Upstream-outage hysteresis (passes).
     pub upstream: Hysteresis,
+    /// A logger counts as "reporting a moment ago" when its newest data (from today's
+    /// producing hours) is at most this old.
+    pub upstream_recent: SignedDuration,
 }
 
 impl Default for Rules {
@@ -59,17 +66,18 @@ impl Default for Rules {
             min_sun_elevation_deg: 10.0,
             stale_after: SignedDuration::from_mins(20),
             no_data: Hysteresis {
-                open_after: 3,
-                resolve_after: 2,
-                min_duration: SignedDuration::from_mins(20),
+                open_after: 1,
+                resolve_after: 1,
+                min_duration: SignedDuration::from_mins(15),
             },
+            online_silence: SignedDuration::from_mins(60),
             zero_production: Hysteresis {
                 open_after: 3,
                 resolve_after: 2,
-                min_duration: SignedDuration::from_mins(15),
+                min_duration: SignedDuration::from_mins(30),
             },
             good_sun_share: 0.3,
-            zero_share: 0.005,
+            zero_share: 0.001,
             producing_share: 0.02,
             device_error_resolve_after: 3,
             underperformance: Hysteresis {
@@ -91,42 +99,56 @@ impl Default for Rules {
                 resolve_after: 2,
                 min_duration: SignedDuration::ZERO,
             },
+            upstream_recent: SignedDuration::from_mins(90),
         }
     }
 }
 
 impl Rules {
-    /// Whether a system is stale or unreachable while the sun is up (the per-system half of
-    /// both the no-data rule and the upstream-outage rule). `None` at night or without a
-    /// position.
+    /// Whether a system has been without data for longer than [`Rules::stale_after`] during
+    /// its producing hours. `None` outside them, when Moose cannot tell when they are, and for
+    /// a system that has never sent data (nothing can have stopped).
     pub fn stale(&self, obs: &Observation) -> Option<bool> {
-        if !obs.sun_up(self.min_sun_elevation_deg) {
-            return None;
-        }
+        obs.last_data_at?;
         let missing = obs.missing_for()?;
         Some(missing > self.stale_after)
     }
 
-    /// No data while the sun is up, or Solar.web says the system is offline.
+    /// No data during the plant's producing hours for longer than the system's grace period
+    /// (the default is `no_data.min_duration`) while Solar.web says the logger is offline or
+    /// cannot say, or for longer than [`Rules::online_silence`] while it says the logger is
+    /// online: a logger that is connected but leaves half an hour out of its history is a
+    /// quirk of real data, not a communication loss. Without a profile or a position Moose
+    /// cannot tell night from an outage; only a whole day without data is then surely a
+    /// problem.
     pub fn no_data(&self, obs: &Observation) -> Option<bool> {
-        if obs.model.is_none() {
-            // Without a position Moose cannot tell night from an outage; only a whole day
-            // without data is surely a problem.
-            let last = obs.last_data_at?;
-            return Some(obs.now.duration_since(last) > SignedDuration::from_hours(26));
-        }
-        let stale = self.stale(obs)?;
-        let offline = obs.flow.is_some_and(|f| f.online == Some(false));
-        Some(stale || offline)
+        self.no_data_with(obs, self.no_data.min_duration)
     }
 
-    /// Online, the sun is good, and the system produces (next to) nothing.
+    /// [`Rules::no_data`] with a system's own grace period.
+    pub fn no_data_with(&self, obs: &Observation, grace: SignedDuration) -> Option<bool> {
+        let last = obs.last_data_at?;
+        if !obs.knows_daylight() {
+            return Some(obs.now.duration_since(last) > SignedDuration::from_hours(26));
+        }
+        let missing = obs.missing_for()?;
+        let online = obs.flow.is_some_and(|f| f.online == Some(true));
+        let grace = if online {
+            grace.max(self.online_silence)
+        } else {
+            grace
+        };
+        Some(missing > grace)
+    }
+
+    /// Online, at a good time of day, and the system produces (next to) nothing.
     pub fn zero_production(&self, obs: &Observation) -> Option<bool> {
-        let model = obs.model.as_ref()?;
-        let peak = model.peak_power_w;
+        // A plant that has never reported has not stopped producing: it has not started.
+        obs.last_data_at?;
+        let peak = obs.peak_w()?;
         let flow = obs.flow?;
         let pv = flow.pv_w?;
-        if flow.online != Some(true) || obs.expected_w? < self.good_sun_share * peak {
+        if flow.online != Some(true) || !obs.good_sun(self.good_sun_share)? {
             return None;
         }
         if pv <= self.zero_share * peak {
@@ -138,15 +160,18 @@ impl Rules {
         }
     }
 
-    /// Whether the system is demonstrably producing (resolves device errors). `None` when the
-    /// sun is too low to tell.
+    /// Whether the system is demonstrably producing (resolves device errors): online with more
+    /// than [`Rules::producing_share`] of its peak power. Little or no power says nothing at
+    /// a poor time of day (`None`); at a good time it says "not producing".
     pub fn producing(&self, obs: &Observation) -> Option<bool> {
-        let model = obs.model.as_ref()?;
-        if obs.expected_w? < self.good_sun_share * model.peak_power_w {
-            return None;
-        }
+        let peak = obs.peak_w()?;
         let flow = obs.flow?;
-        Some(flow.online == Some(true) && flow.pv_w? > self.producing_share * model.peak_power_w)
+        let clearly =
+            flow.online == Some(true) && flow.pv_w.is_some_and(|w| w > self.producing_share * peak);
+        if clearly {
+            return Some(true);
+        }
+        obs.good_sun(self.good_sun_share)?.then_some(false)
     }
 
     /// One day's verdict from the system's specific yield, its peers' yields, its performance
@@ -180,24 +205,40 @@ impl Rules {
         Some(pi < self.own_history_ratio * best)
     }
 
-    /// The fleet's verdict: abnormal when a large share of the systems that should be
-    /// reporting are stale or unreachable at once.
+    /// The fleet's verdict: abnormal when Solar.web calls fail for a large share of the
+    /// fleet, or when a large share of the loggers that were reporting a moment ago fall
+    /// silent together. Plants that were already quiet (never reported, dead for days, a
+    /// logger that starts late) are not evidence of anything upstream and are not counted.
     pub fn upstream(&self, observations: &[Observation]) -> Option<bool> {
         let unreachable = observations.iter().filter(|o| o.is_unreachable()).count();
-        let daylight: Vec<bool> = observations.iter().filter_map(|o| self.stale(o)).collect();
-        let stale = daylight.iter().filter(|s| **s).count();
+        let recent: Vec<bool> = observations
+            .iter()
+            .filter(|o| self.recently_reporting(o))
+            .filter_map(|o| self.stale(o))
+            .collect();
+        let stale = recent.iter().filter(|s| **s).count();
         let share = |n: usize, of: usize| if of == 0 { 0.0 } else { n as f64 / of as f64 };
         let down_by_errors = unreachable >= self.upstream_min_systems
             && share(unreachable, observations.len()) >= self.upstream_share;
-        let down_by_staleness = stale >= self.upstream_min_systems
-            && share(stale, daylight.len()) >= self.upstream_share;
-        if down_by_errors || down_by_staleness {
+        let down_by_silence =
+            stale >= self.upstream_min_systems && share(stale, recent.len()) >= self.upstream_share;
+        if down_by_errors || down_by_silence {
             Some(true)
         } else if observations.len() >= self.upstream_min_systems {
             Some(false)
         } else {
             None
         }
+    }
+
+    /// Whether a system's data was flowing within [`Rules::upstream_recent`] before its
+    /// producing hours' data went missing: only such a system falling silent says something
+    /// about Solar.web.
+    pub fn recently_reporting(&self, obs: &Observation) -> bool {
+        let (Some(last), Some(since)) = (obs.last_data_at, obs.daylight_since) else {
+            return false;
+        };
+        last >= since && obs.now.duration_since(last) <= self.upstream_recent
     }
 }
 
@@ -242,17 +283,7 @@ pub fn median(values: &[f64]) -> Option<f64> {
 }
 
 /// Great-circle distance, km.
-pub fn distance_km(a: (f64, f64), b: (f64, f64)) -> f64 {
-    let (la1, lo1, la2, lo2) = (
-        a.0.to_radians(),
-        a.1.to_radians(),
-        b.0.to_radians(),
-        b.1.to_radians(),
-    );
-    let h = ((la2 - la1) / 2.0).sin().powi(2)
-        + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
-    2.0 * 6371.0 * h.sqrt().asin()
-}
+pub use moose_pvmodel::position::distance_km;
 
 #[cfg(test)]
 mod tests {
@@ -323,19 +354,34 @@ mod tests {
         let r = Rules::default();
         let noon = "2026-06-10T10:00:00Z";
         assert_eq!(r.no_data(&obs(noon, Some(5), Some(ONLINE))), Some(false));
-        assert_eq!(
-            r.no_data(&obs(noon, Some(45), Some(ONLINE))),
-            Some(true),
-            "stale"
-        );
         let offline = Flow {
             online: Some(false),
             pv_w: None,
         };
         assert_eq!(
-            r.no_data(&obs(noon, Some(5), Some(offline))),
+            r.no_data(&obs(noon, Some(20), Some(offline))),
             Some(true),
-            "Solar.web says offline"
+            "offline past the grace period"
+        );
+        assert_eq!(
+            r.no_data(&obs(noon, Some(50), Some(ONLINE))),
+            Some(false),
+            "a connected logger's three-quarter-hour hole is a quirk"
+        );
+        assert_eq!(
+            r.no_data(&obs(noon, Some(65), Some(ONLINE))),
+            Some(true),
+            "connected but silent for too long"
+        );
+        assert_eq!(
+            r.no_data(&obs(noon, Some(5), Some(offline))),
+            Some(false),
+            "Solar.web's offline flag alone is not missing data: records still arrive"
+        );
+        assert_eq!(
+            r.no_data(&obs(noon, None, Some(ONLINE))),
+            None,
+            "a system that never sent data has not stopped sending"
         );
         // Midnight: hours without data, and no verdict at all.
         assert_eq!(
@@ -356,7 +402,7 @@ mod tests {
             morning.missing_for()
         );
         assert_eq!(
-            r.no_data(&obs(&at(40), Some(9 * 60), Some(ONLINE))),
+            r.no_data(&obs(&at(65), Some(9 * 60), Some(ONLINE))),
             Some(true)
         );
     }
@@ -402,9 +448,9 @@ mod tests {
             o.unreachable = Some(Unreachable("503".into()));
         }
         assert_eq!(r.upstream(&down), Some(true), "3 of 4 unreachable");
-        let mut stale = fine;
+        let mut stale = fine.clone();
         for o in stale.iter_mut().take(2) {
-            o.last_data_at = Some(o.now - SignedDuration::from_hours(2));
+            o.last_data_at = Some(o.now - SignedDuration::from_mins(40));
         }
         assert_eq!(
             r.upstream(&stale),
@@ -412,9 +458,15 @@ mod tests {
             "2 of 4 is below the minimum of 3 systems"
         );
         for o in stale.iter_mut().take(3) {
-            o.last_data_at = Some(o.now - SignedDuration::from_hours(2));
+            o.last_data_at = Some(o.now - SignedDuration::from_mins(40));
         }
-        assert_eq!(r.upstream(&stale), Some(true), "3 of 4 stale at once");
+        assert_eq!(r.upstream(&stale), Some(true), "3 of 4 fell silent at once");
+        // Plants quiet for days, or that never reported, say nothing about Solar.web.
+        let mut quiet = fine;
+        quiet[0].last_data_at = None;
+        quiet[1].last_data_at = Some(quiet[1].now - SignedDuration::from_hours(72));
+        quiet[2].last_data_at = Some(quiet[2].now - SignedDuration::from_hours(30));
+        assert_eq!(r.upstream(&quiet), Some(false), "3 of 4 quiet, none newly");
     }
 
     #[test]

@@ -50,10 +50,20 @@ pub fn no_data(meta: &SystemMeta, since: Timestamp, now: Timestamp, offline: boo
 }
 
 /// How a no-data incident ended.
-pub fn no_data_resolved(resolution: Resolution, lost_wh: Option<f64>) -> (String, String) {
+pub fn no_data_resolved(
+    resolution: Resolution,
+    lost_wh: Option<f64>,
+    hidden_wh: Option<f64>,
+) -> (String, String) {
     match resolution {
         Resolution::CommunicationLoss => (
-            "Communication loss, no production lost: the inverter kept producing while it could not report.".into(),
+            match hidden_wh {
+                Some(h) => format!(
+                    "Communication loss, no production lost: the inverter kept producing while it could not report; {:.1} kWh it made are in Solar.web's lifetime counter but not in the 5-minute data.",
+                    h / 1000.0
+                ),
+                None => "Communication loss, no production lost: the inverter kept producing while it could not report.".into(),
+            },
             "Nothing to do, unless it keeps happening: then check the site's internet connection or the datalogger's Wi-Fi signal.".into(),
         ),
         _ => (
@@ -61,7 +71,7 @@ pub fn no_data_resolved(resolution: Resolution, lost_wh: Option<f64>) -> (String
                 "Confirmed outage: the inverter did not produce during the gap; about {:.1} kWh were lost.",
                 lost_wh.unwrap_or(0.0) / 1000.0
             ),
-            "Production has resumed. If the cause is unknown, ask a technician to read the inverter's event log.".into(),
+            "Data flows again. If the cause is unknown, ask a technician to read the inverter's event log.".into(),
         ),
     }
 }
@@ -197,6 +207,7 @@ pub(crate) fn new_incident(
         resolved_at: None,
         resolution: None,
         lost_energy_wh: None,
+        hidden_energy_wh: None,
         acked_by: None,
         acked_at: None,
         evidence: Vec::<Evidence>::new(),

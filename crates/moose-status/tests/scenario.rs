@@ -10,18 +10,16 @@
 //! them; the test fails when the committed figures drift).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use moose_domain::Secret;
-use moose_incidents::{
-    Incident, IncidentFilter, IncidentKind, IncidentRepo, NoNotifications, Resolution,
-};
+use moose_incidents::{Incident, IncidentFilter, IncidentKind, Resolution};
 use moose_sim::{ScenarioSource, SimConfig, Simulator};
-use moose_solardata::{PollSettings, SolarRepo, poll_once};
-use moose_solarweb::{ClientConfig, Credentials, RetryPolicy, SolarWebClient};
-use moose_status::{Rules, StatusJob, status_pass};
+use moose_solardata::{PollSettings, poll_once};
+use moose_status::status_pass;
 use tokio_util::sync::CancellationToken;
+
+mod support;
+use support::serve;
 
 const START: &str = "2026-06-01T00:00:00Z";
 const SYSTEMS: usize = 24;
@@ -224,27 +222,6 @@ to = "2026-06-03T13:00:00Z"
     (toml, expected)
 }
 
-async fn serve(sim: Arc<Simulator>) -> SolarWebClient {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        axum::serve(listener, moose_sim::router(sim)).await.unwrap();
-    });
-    let creds = Credentials {
-        access_key_id: Secret::new(moose_sim::DEFAULT_ACCESS_KEY_ID),
-        access_key_value: Secret::new(moose_sim::DEFAULT_ACCESS_KEY_VALUE),
-        login: None,
-    };
-    let mut cc = ClientConfig::new(url, creds);
-    cc.retry = RetryPolicy {
-        max_attempts: 2,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(20),
-    };
-    cc.requests_per_second = 100_000.0;
-    SolarWebClient::new(cc).unwrap()
-}
-
 fn matches(e: &Expected, i: &Incident) -> bool {
     let system_ok = match &e.system {
         Some(s) => i.system.as_ref().map(|x| x.as_str()) == Some(s.as_str()),
@@ -262,22 +239,12 @@ async fn injected_faults_are_found_with_the_right_kind_and_nothing_else() {
     drop(probe);
     let sim = Arc::new(Simulator::new(config(ScenarioSource::Toml(toml))).unwrap());
     let client = serve(Arc::clone(&sim)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn moose_store::Store> = Arc::new(
-        moose_store_sqlite::SqliteStore::open(dir.path())
-            .await
-            .unwrap(),
-    );
-    let solar = SolarRepo::new(Arc::clone(&store));
-    let incidents = IncidentRepo::new(Arc::clone(&store));
-    let job = StatusJob {
-        client: client.clone(),
-        solar: solar.clone(),
-        incidents: incidents.clone(),
-        rules: Rules::default(),
-        planner: Arc::new(NoNotifications),
-        concurrency: 8,
-    };
+    let support::World {
+        solar,
+        incidents,
+        job,
+        _dir,
+    } = support::world(&client).await;
     let settings = PollSettings::default();
     let cancel = CancellationToken::new();
     let start = ts(START);
@@ -385,27 +352,5 @@ async fn injected_faults_are_found_with_the_right_kind_and_nothing_else() {
         during_outage, 0,
         "per-system incidents are held during the outage"
     );
-    check_docs(&report);
-}
-
-/// Compares the report with the committed section of `docs/incidents.md`.
-fn check_docs(report: &str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/incidents.md");
-    let docs = std::fs::read_to_string(&path).unwrap_or_default();
-    let (begin, end) = ("<!-- scores:begin -->\n", "<!-- scores:end -->");
-    let section = docs
-        .find(begin)
-        .and_then(|b| docs[b..].find(end).map(|e| (b + begin.len(), b + e)));
-    if std::env::var_os("MOOSE_UPDATE_DOCS").is_some() {
-        let (b, e) = section.expect("docs/incidents.md has the scores markers");
-        let updated = format!("{}{report}{}", &docs[..b], &docs[e..]);
-        std::fs::write(&path, updated).unwrap();
-        return;
-    }
-    let (b, e) = section.expect("docs/incidents.md has the scores markers");
-    assert_eq!(
-        &docs[b..e],
-        report,
-        "docs/incidents.md's scores drifted; rerun with MOOSE_UPDATE_DOCS=1"
-    );
+    support::check_docs("scores", &report);
 }

@@ -96,8 +96,8 @@ pub(crate) fn backfill(cli: &Cli, args: &BackfillArgs) -> Result<(), Failure> {
         let tty = std::io::stderr().is_terminal();
         let result = moose_solardata::backfill(&client, &repo, &systems, args.from, to, &cancel, |p| {
             let line = format!(
-                "backfill: {}/{} system-days ({} already complete), {} records, {:.0} records/s, ETA {:.0} s",
-                p.days_done, p.days_total, p.days_skipped, p.records_written, p.rate_per_sec, p.eta_secs
+                "backfill: {}/{} system-days ({} already complete or empty), {} records, {:.0} records/s, ETA {:.0} s, {} Solar.web calls, {} data points",
+                p.days_done, p.days_total, p.days_skipped, p.records_written, p.rate_per_sec, p.eta_secs, p.calls, p.data_points
             );
             // One updating line on a terminal; plain log lines otherwise (CI, files, journald).
             if tty {
@@ -114,7 +114,10 @@ pub(crate) fn backfill(cli: &Cli, args: &BackfillArgs) -> Result<(), Failure> {
         if cancel.is_cancelled() {
             anyhow::bail!("interrupted after {}/{} system-days; run the same command again to resume", progress.days_done, progress.days_total);
         }
-        println!("backfilled {} system-days ({} were complete), {} records", progress.days_done, progress.days_skipped, progress.records_written);
+        println!(
+            "backfilled {} system-days ({} were complete or had nothing to give), {} records; {} Solar.web calls, {} billed data points",
+            progress.days_done, progress.days_skipped, progress.records_written, progress.calls, progress.data_points
+        );
         Ok(())
     })
 }

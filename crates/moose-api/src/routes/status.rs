@@ -39,6 +39,14 @@ async fn status_json(state: &AppState, status: &SystemStatus) -> ApiResult<Value
         }
     }
     let mut body = to_json(status)?;
+    // The learned profile is the engine's working data: its summary, not its 288 slots.
+    body["profile"] = json!({
+        "learned_on": status.profile.learned_on,
+        "days": status.profile.days,
+        "usable": status.profile.usable(),
+    });
+    // A plant that has never sent data is not "offline": it has not started reporting.
+    body["never_reported"] = json!(status.last_data_at.is_none());
     body["open_incidents"] = Value::Array(open);
     body["notifications_held"] = json!(status.notifications_held(Timestamp::now()));
     Ok(body)

@@ -30,12 +30,25 @@ async fn meta(state: &AppState, raw: &str) -> ApiResult<SystemMeta> {
         .ok_or_else(|| ApiError::NotFound("no such system".into()))
 }
 
+/// The position rules use: given (Solar.web or an operator) or inferred, and which.
+fn location(m: &SystemMeta) -> Option<Value> {
+    match (m.latitude, m.longitude, &m.inferred_position) {
+        (Some(lat), Some(lon), _) => {
+            Some(json!({"latitude": lat, "longitude": lon, "source": "given"}))
+        }
+        (_, _, Some(p)) => {
+            Some(json!({"latitude": p.latitude, "longitude": p.longitude, "source": p.method}))
+        }
+        _ => None,
+    }
+}
+
 async fn summary(state: &AppState, m: &SystemMeta) -> ApiResult<Value> {
     let cursor = repo(state).cursor(&m.id).await?;
     Ok(json!({
         "id": m.id, "name": m.name, "peak_power_w": m.peak_power_w, "time_zone": m.time_zone,
         "city": m.city, "country": m.country, "active": m.active,
-        "location": m.latitude.zip(m.longitude).map(|(lat, lon)| json!({"latitude": lat, "longitude": lon})),
+        "location": location(m),
         "installation_date": m.installation_date,
         "last_data_at": cursor.and_then(|c| c.last_data_at),
     }))

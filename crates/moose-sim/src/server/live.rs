@@ -31,7 +31,14 @@ fn flow(sim: &Simulator, system: &str, device: Option<&str>) -> ApiResult<Json<V
     let online = sim.scenario.online(s.index, now);
     let day = sim.day(s, local_date(s, now));
     let slot = day.slot_index(now).unwrap_or(0);
-    let e = day.slots[slot];
+    let mut e = day.slots[slot];
+    if let Some(replay) = &s.replay
+        && replay.at(day.slot_start(slot)).is_none()
+    {
+        // A hole in a replayed plant's history is a record the logger never uploaded, not a
+        // plant that stopped: the live view shows what it made around then.
+        e.production = nearby_production(replay, day.slot_start(slot));
+    }
     // Average power over the current slot, from its energy (mWh over 5 minutes).
     let w = |mwh: i64| online.then_some(mwh as f64 * 3.6 / SLOT_SECS as f64);
     let metered = s.meter_id.is_some();
@@ -85,6 +92,18 @@ fn flow(sim: &Simulator, system: &str, device: Option<&str>) -> ApiResult<Json<V
         "status": {"isOnline": online, "battMode": batt_mode},
         "data": {"logDateTime": format_time(minute), "channels": channels},
     })))
+}
+
+/// Production of the nearest slot within an hour that the replayed source has, mWh.
+fn nearby_production(replay: &crate::replay::Replay, t: Timestamp) -> i64 {
+    (1..=12)
+        .flat_map(|k| [k, -k])
+        .find_map(|k| replay.at(t + SignedDuration::from_secs(k * SLOT_SECS)))
+        .map_or(0, |wh| {
+            #[allow(clippy::cast_possible_truncation)]
+            let mwh = (wh.max(0.0) * 1000.0).round() as i64;
+            mwh
+        })
 }
 
 pub(crate) async fn system_flow(

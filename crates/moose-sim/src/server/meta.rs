@@ -70,7 +70,8 @@ fn system_json_with_coordinates(sim: &Simulator, s: &SimSystem) -> Value {
         "address": {"country": s.country, "zipCode": null, "street": null, "city": s.city, "state": null},
         "pictureURL": null,
         "peakPower": s.peak_power_w(),
-        "installationDate": format_time(local_midnight(s, s.installation_date)),
+        // A calendar date, as Solar.web writes it: midnight with a `Z`, meaning the day itself.
+        "installationDate": format!("{}T00:00:00Z", s.installation_date),
         "lastImport": last_import,
         "meteoData": "light",
         "timeZone": s.tz_name,

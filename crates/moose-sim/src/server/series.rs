@@ -222,7 +222,7 @@ fn hist(
     let now = sim.now();
     let mut records = Vec::new();
     sim.for_each_slot(s, from, to, |day, i| {
-        if sim.scenario.data_visible(s.index, day.slot_start(i), now) {
+        if day.recorded(i) && sim.scenario.data_visible(s.index, day.slot_start(i), now) {
             records.push((day.slot_start(i), slot_totals(day, i, dev)));
         }
     });
@@ -303,15 +303,19 @@ fn day_totals(
     }
     let day = sim.day(s, date);
     let mut t = Totals::default();
+    let mut logged = false;
     for i in 0..day.slots.len() {
         if day.slot_start(i) + SignedDuration::from_secs(SLOT_SECS) > now {
             break;
         }
         if sim.scenario.ever_recorded(s.index, day.slot_start(i)) {
             add(&mut t, &slot_totals(&day, i, device));
+            logged |= day.recorded(i) || day.slots[i].production > 0;
         }
     }
-    Some(t)
+    // A day the logger sent nothing for at all (a plant that never reports) has no total;
+    // a day it reported and the plant made nothing has a total of 0.
+    logged.then_some(t)
 }
 
 fn add(t: &mut Totals, o: &Totals) {
