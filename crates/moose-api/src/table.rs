@@ -422,12 +422,40 @@ pub const ROUTES: &[RouteSpec] = &[
         path: "/api/chat",
         rule: Rule::Authenticated,
         handler: || post(chat::chat),
-        doc: doc("Ask the O&M assistant (old payload {username, message, user_id}); logs the question, answers 503 until the assistant is built", || object(&["response"], vec![("response", string())]))
+        doc: doc("Ask the O&M assistant (old payload {username, message, user_id}, plus conversation_id and system_id); `response` is the answer's plain text for old clients", || reference("ChatReply"))
             .body(|| body(&["message"], vec![
                 ("message", text(1, 4000)),
-                ("username", nullable(string())),
+                ("username", nullable(text(0, 200))),
                 ("user_id", nullable(string())),
+                ("conversation_id", nullable(string())),
+                ("system_id", nullable(string())),
             ])),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/chat/conversations",
+        rule: Rule::Authenticated,
+        handler: || get(chat::conversations),
+        doc: doc("The caller's assistant conversations, most recently active first", || object(&["conversations"], vec![
+            ("conversations", array(reference("Conversation"))),
+        ])),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/chat/conversations/{conversation}",
+        rule: Rule::Authenticated,
+        handler: || get(chat::conversation),
+        doc: doc("One of the caller's conversations with its messages (another user's answers 404, like an unknown one)", || reference("Conversation"))
+            .params(|| vec![path("conversation", "conversation id")]),
+    },
+    RouteSpec {
+        method: "DELETE",
+        path: "/api/chat/conversations/{conversation}",
+        rule: Rule::Authenticated,
+        handler: || delete(chat::delete_conversation),
+        doc: doc("Delete one of the caller's conversations and its messages", any)
+            .params(|| vec![path("conversation", "conversation id")])
+            .no_content(),
     },
     RouteSpec {
         method: "GET",
@@ -648,6 +676,23 @@ pub(crate) fn components() -> Value {
             ("created_by", string()),
             ("created_at", string()),
             ("revoked", boolean()),
+        ]),
+        "ChatReply": object(&["response", "conversation_id", "citations", "data_consulted", "proposed_actions", "mode"], vec![
+            ("response", string()),
+            ("conversation_id", string()),
+            ("citations", array(serde_json::json!({"type": "object"}))),
+            ("data_consulted", array(serde_json::json!({"type": "object"}))),
+            ("proposed_actions", array(serde_json::json!({"type": "object"}))),
+            ("mode", one_of(&["offline"])),
+            ("usage", nullable(serde_json::json!({"type": "object"}))),
+            ("notice", nullable(string())),
+        ]),
+        "Conversation": object(&["id", "title", "created_at", "updated_at"], vec![
+            ("id", string()),
+            ("title", string()),
+            ("created_at", string()),
+            ("updated_at", string()),
+            ("messages", array(serde_json::json!({"type": "object"}))),
         ]),
         "SystemSummary": object(&["id", "name", "time_zone", "active"], vec![
             ("id", string()),

@@ -370,9 +370,14 @@ async fn chat_trusts_the_token_not_the_body() {
             Some(json!({"username": "v", "message": "how is system A?", "user_id": own})),
         )
         .await;
-    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
-    assert_eq!(r.body["error"]["code"], "not_configured");
-    assert_eq!(org.snapshot().len(), before + 1, "the question is logged");
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["mode"], "offline");
+    assert!(r.body["response"].as_str().is_some_and(|t| !t.is_empty()));
+    assert_eq!(
+        org.snapshot().len(),
+        before + 3,
+        "the conversation, the question and the answer are stored"
+    );
     let r = org
         .call(
             "POST",
@@ -382,6 +387,139 @@ async fn chat_trusts_the_token_not_the_body() {
         )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("message")
+    );
+    let long = "x".repeat(4001);
+    let r = org
+        .call(
+            "POST",
+            "/api/chat",
+            Some(&token),
+            Some(json!({"message": long})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
+
+/// The assistant answers a state-code question from the code table and the knowledge base,
+/// with citations, keeps the conversation for its owner only, and deletes it on request.
+#[tokio::test]
+async fn chat_answers_with_citations_and_keeps_each_users_conversations_to_themselves() {
+    let org = Org::new().await;
+    let (viewer, _) = org.login("viewer@example.com").await;
+    let (admin, _) = org.login("admin@example.com").await;
+    let r = org
+        .call(
+            "POST",
+            "/api/chat",
+            Some(&viewer),
+            Some(json!({"message": "what does state code 447 mean?"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let text = r.body["response"].as_str().unwrap();
+    assert!(text.contains("447"), "{text}");
+    let citations = r.body["citations"].as_array().unwrap();
+    assert!(
+        citations
+            .iter()
+            .any(|c| c["kind"] == "state_code" && c["code"] == 447),
+        "{citations:?}"
+    );
+    assert!(
+        citations
+            .iter()
+            .any(|c| c["kind"] == "knowledge" && c["heading"].is_string()),
+        "{citations:?}"
+    );
+    let id = r.body["conversation_id"].as_str().unwrap().to_owned();
+    // The conversation continues under the same id.
+    let r = org
+        .call(
+            "POST",
+            "/api/chat",
+            Some(&viewer),
+            Some(json!({"message": "and who should act?", "conversation_id": id})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["conversation_id"], id.as_str());
+    let r = org
+        .call(
+            "GET",
+            &format!("/api/chat/conversations/{id}"),
+            Some(&viewer),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let roles: Vec<&str> = r.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, vec!["user", "assistant", "user", "assistant"]);
+    let list = org
+        .call("GET", "/api/chat/conversations", Some(&viewer), None)
+        .await;
+    assert_eq!(list.body["conversations"].as_array().unwrap().len(), 1);
+    // Another user — an administrator included — neither sees nor continues nor deletes it,
+    // and gets the very answer an unknown id gets.
+    let unknown = uuid::Uuid::new_v4().to_string();
+    for path in [
+        format!("/api/chat/conversations/{id}"),
+        format!("/api/chat/conversations/{unknown}"),
+    ] {
+        let r = org.call("GET", &path, Some(&admin), None).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(r.body["error"]["message"], "no such conversation");
+        assert_eq!(
+            org.call("DELETE", &path, Some(&admin), None).await.status,
+            StatusCode::NOT_FOUND
+        );
+    }
+    let r = org
+        .call(
+            "POST",
+            "/api/chat",
+            Some(&admin),
+            Some(json!({"message": "continue", "conversation_id": id})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(
+        org.call("GET", "/api/chat/conversations", Some(&admin), None)
+            .await
+            .body["conversations"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let r = org
+        .call(
+            "DELETE",
+            &format!("/api/chat/conversations/{id}"),
+            Some(&viewer),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        org.call(
+            "GET",
+            &format!("/api/chat/conversations/{id}"),
+            Some(&viewer),
+            None
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
 }
 
 /// A writer collecting everything logged.

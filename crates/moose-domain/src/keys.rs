@@ -156,6 +156,25 @@ pub fn chat_pk(user: &UserId) -> String {
     format!("Chat#{user}")
 }
 
+/// Prefix of the conversation items in a [`chat_pk`] partition.
+pub const CHAT_CONVERSATION_PREFIX: &str = "Conv#";
+
+/// `Conv#<conversation>`: a conversation's title and times.
+pub fn chat_conversation_sk(conversation: &str) -> String {
+    format!("{CHAT_CONVERSATION_PREFIX}{conversation}")
+}
+
+/// `Msg#<conversation>#`: the prefix of a conversation's messages.
+pub fn chat_messages_prefix(conversation: &str) -> String {
+    format!("Msg#{conversation}#")
+}
+
+/// `Msg#<conversation>#<at>#<n>`: one message, in time order (`n` orders a turn's question
+/// before its answer).
+pub fn chat_message_sk(conversation: &str, at: &str, n: u8) -> String {
+    format!("{}{at}#{n}", chat_messages_prefix(conversation))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

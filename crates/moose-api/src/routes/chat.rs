@@ -1,55 +1,326 @@
-//! `POST /api/chat`: the old payload `{"username","message","user_id"}`.
+//! `chat-service`: `POST /api/chat` and the caller's conversations.
 //!
-//! The authenticated identity decides who is asking; a `user_id` in the body that is not the
-//! caller's is refused, never trusted. The assistant itself is not built yet: the question is
-//! logged to the caller's chat history and the answer is a 503 saying so.
+//! The old payload `{"username","message","user_id"}` is kept: the authenticated identity
+//! decides who is asking, and a `user_id` that is not the caller's is refused, never trusted.
+//! An optional `conversation_id` continues a conversation. The reply keeps the old plain
+//! `response` text and adds the conversation, citations, the data consulted, proposed actions,
+//! the mode and token usage. Without a language model the offline answerer
+//! (`moose-assistant`) answers from the state-code table and the knowledge base. Conversations
+//! live in the caller's `Chat#<user>` partition: one `Conv#` item and one `Msg#` item per
+//! message; another user's conversation answers 404, exactly like one that does not exist.
 
 use axum::extract::State;
+use axum::http::StatusCode;
+use moose_assistant::data;
 use moose_domain::{keys, time::now_utc};
-use moose_store::{Condition, Item, Key};
+use moose_incidents::CodeTable;
+use moose_knowledge::KnowledgeBase;
+use moose_solardata::{SolarRepo, SystemMeta};
+use moose_store::{BatchOp, Condition, Item, Key, Query, StoreExt, TxOp};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::Caller;
-use crate::{ApiError, ApiJson, AppState};
+use crate::{ApiError, ApiJson, ApiPath, AppState};
+
+/// Longest message, characters.
+const MAX_MESSAGE: usize = 4000;
+/// Longest conversation title, characters.
+const TITLE_CHARS: usize = 80;
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ChatRequest {
     #[serde(default)]
     username: Option<String>,
     message: String,
     #[serde(default)]
     user_id: Option<String>,
+    #[serde(default)]
+    conversation_id: Option<String>,
+    #[serde(default)]
+    system_id: Option<String>,
+}
+
+fn not_found() -> ApiError {
+    ApiError::NotFound("no such conversation".into())
+}
+
+fn conversation_key(caller: &Caller, id: &str) -> Key {
+    Key::new(
+        keys::chat_pk(&caller.0.user.id),
+        keys::chat_conversation_sk(id),
+    )
+}
+
+/// A conversation id as Moose makes them (a UUID); anything else cannot exist.
+fn valid_id(id: &str) -> bool {
+    uuid::Uuid::parse_str(id).is_ok()
 }
 
 pub(crate) async fn chat(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    caller: Caller,
     ApiJson(body): ApiJson<ChatRequest>,
-) -> Result<(), ApiError> {
+) -> Result<axum::Json<Value>, ApiError> {
     if let Some(claimed) = &body.user_id
-        && claimed != caller.user.id.as_str()
+        && claimed != caller.0.user.id.as_str()
     {
         return Err(ApiError::Forbidden(
             "user_id does not match the signed-in user".into(),
         ));
     }
     let message = body.message.trim();
-    if message.is_empty() || message.len() > 4000 {
+    if message.is_empty() || message.chars().count() > MAX_MESSAGE {
         return Err(ApiError::bad_request(
             "invalid_body",
-            "message: must be 1 to 4000 characters",
+            format!("message: must be 1 to {MAX_MESSAGE} characters"),
+        ));
+    }
+    if body
+        .username
+        .as_ref()
+        .is_some_and(|u| u.chars().count() > 200)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "username: at most 200 characters",
         ));
     }
     let at = now_utc();
-    let id = uuid::Uuid::new_v4().to_string();
-    let entry = json!({"role": "user", "message": message, "username": body.username, "user_id": caller.user.id});
-    let item = Item::new(
-        Key::new(keys::chat_pk(&caller.user.id), format!("{at}#{id}")),
-        entry.as_object().cloned().unwrap_or_default(),
-    );
-    state.store.put(item, Condition::NotExists).await?;
-    Err(ApiError::NotConfigured(
-        "the assistant is not available on this Moose yet; the question was logged".into(),
-    ))
+    let (id, created_at, title) = match &body.conversation_id {
+        Some(id) => {
+            if !valid_id(id) {
+                return Err(not_found());
+            }
+            let item = state
+                .store
+                .get(&conversation_key(&caller, id))
+                .await?
+                .ok_or_else(not_found)?;
+            (
+                id.clone(),
+                item.str_attr("created_at").unwrap_or_default().to_owned(),
+                item.str_attr("title").unwrap_or_default().to_owned(),
+            )
+        }
+        None => (
+            uuid::Uuid::new_v4().to_string(),
+            at.to_string(),
+            message.chars().take(TITLE_CHARS).collect(),
+        ),
+    };
+    let (answer, consulted) = match moose_assistant::data::energy_question(message) {
+        Some(q) => energy_answer(&state, &caller, message, q, body.system_id.as_deref()).await?,
+        None => (
+            moose_assistant::offline::answer(
+                message,
+                CodeTable::builtin(),
+                KnowledgeBase::builtin(),
+            ),
+            Vec::new(),
+        ),
+    };
+    let pk = keys::chat_pk(&caller.0.user.id);
+    let stamp = at.to_string();
+    let attrs = |v: Value| v.as_object().cloned().unwrap_or_default();
+    let ops = vec![
+        TxOp::Put {
+            item: Item::new(
+                Key::new(pk.clone(), keys::chat_conversation_sk(&id)),
+                attrs(
+                    json!({"id": id, "title": title, "created_at": created_at, "updated_at": stamp}),
+                ),
+            ),
+            condition: Condition::None,
+        },
+        TxOp::Put {
+            item: Item::new(
+                Key::new(pk.clone(), keys::chat_message_sk(&id, &stamp, 0)),
+                attrs(
+                    json!({"role": "user", "text": message, "username": body.username, "system_id": body.system_id, "at": stamp}),
+                ),
+            ),
+            condition: Condition::None,
+        },
+        TxOp::Put {
+            item: Item::new(
+                Key::new(pk, keys::chat_message_sk(&id, &stamp, 1)),
+                attrs(
+                    json!({"role": "assistant", "text": answer.text, "citations": answer.citations, "mode": answer.mode, "at": stamp}),
+                ),
+            ),
+            condition: Condition::None,
+        },
+    ];
+    state.store.transact(ops).await?;
+    Ok(axum::Json(json!({
+        "response": answer.text,
+        "conversation_id": id,
+        "citations": answer.citations,
+        "data_consulted": consulted,
+        "proposed_actions": [],
+        "mode": answer.mode,
+        "usage": null,
+        "notice": answer.notice,
+    })))
+}
+
+/// The systems the caller may see, as the access policy says (`GET /api/systems`' rule).
+async fn my_systems(state: &AppState, caller: &Caller) -> Result<Vec<SystemMeta>, ApiError> {
+    let repo = SolarRepo::new(std::sync::Arc::clone(&state.store));
+    Ok(match state.auth.visible_systems(&caller.0).await? {
+        None => repo.all_systems().await?,
+        Some(memberships) => {
+            let mut metas = Vec::new();
+            for m in memberships {
+                metas.extend(repo.meta(&m.system).await?);
+            }
+            metas
+        }
+    })
+}
+
+/// "How much did X produce yesterday?": the system is resolved among the caller's systems
+/// only (a `system_id` that is not theirs counts as not named), and the figure is the energy
+/// API's for the site-local day.
+async fn energy_answer(
+    state: &AppState,
+    caller: &Caller,
+    message: &str,
+    question: data::EnergyQuestion,
+    system_id: Option<&str>,
+) -> Result<(moose_assistant::Answer, Vec<Value>), ApiError> {
+    let mine = my_systems(state, caller).await?;
+    let refs: Vec<data::SystemRef> = mine
+        .iter()
+        .map(|m| data::SystemRef {
+            id: m.id.as_str().to_owned(),
+            name: m.name.clone(),
+        })
+        .collect();
+    // A `system_id` the caller may not see is answered exactly like one that does not exist.
+    let resolved = match system_id {
+        Some(id) => refs
+            .iter()
+            .find(|r| r.id == id)
+            .map_or(data::Resolved::NoneOfYours, data::Resolved::One),
+        None => data::resolve_system(message, &refs),
+    };
+    let data::Resolved::One(system) = resolved else {
+        return Ok((data::unresolved_answer(&resolved), Vec::new()));
+    };
+    let Some(meta) = mine.iter().find(|m| m.id.as_str() == system.id) else {
+        return Ok((
+            data::unresolved_answer(&data::Resolved::NoneOfYours),
+            Vec::new(),
+        ));
+    };
+    let today = jiff::Timestamp::now().to_zoned_datetime(meta.tz()).date();
+    let date = match question.day {
+        data::Day::Today => today,
+        data::Day::Yesterday => today.yesterday().unwrap_or(today),
+    };
+    let repo = SolarRepo::new(std::sync::Arc::clone(&state.store));
+    let energy = repo
+        .daily(&meta.id, date, date)
+        .await?
+        .into_iter()
+        .next()
+        .map(|(_, e)| e)
+        .unwrap_or_default();
+    let fact = data::EnergyFact {
+        system: system.clone(),
+        date: date.to_string(),
+        day: question.day,
+        produced_wh: energy.produced_wh,
+        hidden_wh: energy.hidden_wh,
+    };
+    let consulted = vec![json!({
+        "query": "daily energy",
+        "route": format!("/api/systems/{}/energy?period=day&from={date}&to={date}", meta.id),
+        "system": meta.id,
+        "period": date.to_string(),
+        "produced_wh": energy.produced_wh,
+        "hidden_wh": energy.hidden_wh,
+    })];
+    Ok((data::energy_answer(&fact), consulted))
+}
+
+/// The caller's conversations, most recently active first.
+pub(crate) async fn conversations(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<axum::Json<Value>, ApiError> {
+    let q = Query::partition(keys::chat_pk(&caller.0.user.id))
+        .begins_with(keys::CHAT_CONVERSATION_PREFIX)
+        .limit(1000);
+    let mut list: Vec<Value> = state
+        .store
+        .query_all(&q)
+        .await?
+        .into_iter()
+        .map(|item| Value::Object(item.attrs))
+        .collect();
+    list.sort_by(|a, b| b["updated_at"].as_str().cmp(&a["updated_at"].as_str()));
+    Ok(axum::Json(json!({"conversations": list})))
+}
+
+/// One of the caller's conversations with its messages.
+pub(crate) async fn conversation(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    if !valid_id(&id) {
+        return Err(not_found());
+    }
+    let meta = state
+        .store
+        .get(&conversation_key(&caller, &id))
+        .await?
+        .ok_or_else(not_found)?;
+    let q = Query::partition(keys::chat_pk(&caller.0.user.id))
+        .begins_with(keys::chat_messages_prefix(&id))
+        .limit(1000);
+    let messages: Vec<Value> = state
+        .store
+        .query_all(&q)
+        .await?
+        .into_iter()
+        .map(|item| Value::Object(item.attrs))
+        .collect();
+    let mut body = Value::Object(meta.attrs);
+    body["messages"] = Value::Array(messages);
+    Ok(axum::Json(body))
+}
+
+/// Deletes one of the caller's conversations and its messages.
+pub(crate) async fn delete_conversation(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    if !valid_id(&id) {
+        return Err(not_found());
+    }
+    let key = conversation_key(&caller, &id);
+    if state.store.get(&key).await?.is_none() {
+        return Err(not_found());
+    }
+    let q = Query::partition(keys::chat_pk(&caller.0.user.id))
+        .begins_with(keys::chat_messages_prefix(&id))
+        .limit(1000);
+    let mut ops: Vec<BatchOp> = state
+        .store
+        .query_all(&q)
+        .await?
+        .into_iter()
+        .map(|item| BatchOp::Delete(item.key))
+        .collect();
+    ops.push(BatchOp::Delete(key));
+    for chunk in ops.chunks(25) {
+        state.store.batch_write(chunk.to_vec()).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
 }

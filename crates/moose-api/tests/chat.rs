@@ -1,0 +1,134 @@
+//! `chat-service` answering questions about the fleet's own figures, under the caller's access.
+
+mod common;
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use common::Org;
+use jiff::{SignedDuration, Timestamp};
+use moose_domain::SystemId;
+use moose_solardata::{SolarRepo, ingest_records};
+use moose_solarweb::types::{Channel, Record};
+use serde_json::json;
+
+/// Renames the seeded systems (their names become words a question can use) and stores a
+/// day of production for each: A made 12.345 kWh yesterday, B 9.876 kWh.
+async fn seed(org: &Org) -> String {
+    let repo = SolarRepo::new(Arc::clone(&org.store));
+    let mut yesterday = String::new();
+    for (id, name, wh) in [
+        ("A", "Cologne Roof", 12_345.0),
+        ("B", "Milan Depot", 9_876.0),
+    ] {
+        let sid = SystemId::parse(id).unwrap();
+        let mut meta = repo.meta(&sid).await.unwrap().unwrap();
+        meta.name = name.into();
+        repo.put_meta(&meta).await.unwrap();
+        let day = Timestamp::now()
+            .to_zoned_datetime(meta.tz())
+            .date()
+            .yesterday()
+            .unwrap();
+        yesterday = day.to_string();
+        let noon =
+            day.to_zoned_datetime(meta.tz()).unwrap().timestamp() + SignedDuration::from_hours(12);
+        // Three records that sum to the day's production.
+        let records: Vec<Record> = (0..3)
+            .map(|i| Record {
+                log_date_time: (noon + SignedDuration::from_mins(5 * i)).to_string(),
+                log_duration: Some(300),
+                channels: vec![Channel {
+                    channel_name: "EnergyProductionTotal".into(),
+                    channel_type: Some("Energy".into()),
+                    unit: Some("Wh".into()),
+                    value: Some(wh / 3.0),
+                }],
+            })
+            .collect();
+        ingest_records(&repo, &meta, &records, Timestamp::now())
+            .await
+            .unwrap();
+    }
+    yesterday
+}
+
+#[tokio::test]
+async fn a_production_question_gets_the_energy_apis_figure_for_the_callers_own_system_only() {
+    let org = Org::new().await;
+    let yesterday = seed(&org).await;
+    let (viewer, _) = org.login("viewer@example.com").await;
+    let energy = org
+        .call(
+            "GET",
+            &format!("/api/systems/A/energy?period=day&from={yesterday}&to={yesterday}"),
+            Some(&viewer),
+            None,
+        )
+        .await;
+    assert_eq!(energy.status, StatusCode::OK, "{}", energy.body);
+    let produced = energy.body["energy"][0]["energy"]["produced_wh"]
+        .as_f64()
+        .unwrap();
+    let r = org
+        .call(
+            "POST",
+            "/api/chat",
+            Some(&viewer),
+            Some(json!({"message": "How much did the Cologne roof produce yesterday?"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let text = r.body["response"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("{:.1} kWh", produced / 1000.0)),
+        "the energy API says {produced} Wh: {text}"
+    );
+    assert_eq!(r.body["citations"][0]["kind"], "data");
+    assert_eq!(r.body["citations"][0]["system"], "A");
+    assert_eq!(r.body["data_consulted"][0]["period"], yesterday.as_str());
+
+    // Milan is not the viewer's: however it is asked, nothing of it comes back.
+    for body in [
+        json!({"message": "How much did Milan Depot produce yesterday?"}),
+        json!({"message": "How much did it produce yesterday?", "system_id": "B"}),
+    ] {
+        let r = org
+            .call("POST", "/api/chat", Some(&viewer), Some(body.clone()))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let text = r.body["response"].as_str().unwrap();
+        assert!(
+            !text.contains("9.9"),
+            "B's figure leaked for {body}: {text}"
+        );
+        assert!(
+            !text.contains("Milan"),
+            "B's name leaked for {body}: {text}"
+        );
+        assert!(
+            r.body["data_consulted"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|d| d["system"] != "B"),
+            "{}",
+            r.body
+        );
+    }
+    // An administrator sees every system and gets B's figure.
+    let (admin, _) = org.login("admin@example.com").await;
+    let r = org
+        .call(
+            "POST",
+            "/api/chat",
+            Some(&admin),
+            Some(json!({"message": "How much did Milan Depot produce yesterday?"})),
+        )
+        .await;
+    assert!(
+        r.body["response"].as_str().unwrap().contains("9.9 kWh"),
+        "{}",
+        r.body
+    );
+}

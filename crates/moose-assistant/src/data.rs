@@ -1,0 +1,287 @@
+//! Questions about the fleet's own figures, answered from facts the caller may see.
+//!
+//! This module does no I/O: the host (the API) reads the facts under the caller's identity and
+//! the access policy — the same services and rule as the HTTP API — and hands them in. A system
+//! named in words is resolved among the caller's systems only, so no phrasing can reach
+//! another user's data: what is not in the list does not exist here.
+
+use serde::Serialize;
+
+use crate::{Answer, Citation, Mode};
+
+/// Which day a question asks about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Day {
+    /// The site's today (so far).
+    Today,
+    /// The site's yesterday.
+    Yesterday,
+}
+
+/// A question about a system's production on a day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnergyQuestion {
+    /// The day.
+    pub day: Day,
+}
+
+/// A system the caller may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemRef {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// Which of the caller's systems a question means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved<'a> {
+    /// Exactly one.
+    One(&'a SystemRef),
+    /// Several match equally well.
+    Several(Vec<&'a SystemRef>),
+    /// None of the caller's systems.
+    NoneOfYours,
+}
+
+/// A day's energy of a system, as the energy API gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnergyFact {
+    /// The system.
+    pub system: SystemRef,
+    /// The site-local date.
+    pub date: String,
+    /// The day asked about.
+    pub day: Day,
+    /// Production in the 5-minute records, Wh (`None`: no data).
+    pub produced_wh: Option<f64>,
+    /// Production Solar.web's day total carries beyond the records, Wh.
+    pub hidden_wh: Option<f64>,
+}
+
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// Whether a question asks how much a system produced today or yesterday.
+pub fn energy_question(question: &str) -> Option<EnergyQuestion> {
+    let w = words(question);
+    let about_energy = w.iter().any(|x| {
+        matches!(
+            x.as_str(),
+            "produce"
+                | "produced"
+                | "production"
+                | "produces"
+                | "energy"
+                | "kwh"
+                | "yield"
+                | "generate"
+                | "generated"
+                | "generation"
+                | "output"
+        )
+    });
+    let day = if w.iter().any(|x| x == "yesterday") {
+        Day::Yesterday
+    } else if w.iter().any(|x| x == "today") {
+        Day::Today
+    } else {
+        return None;
+    };
+    about_energy.then_some(EnergyQuestion { day })
+}
+
+/// Words of a system name that say nothing about which system it is.
+const GENERIC: &[&str] = &[
+    "pv", "solar", "system", "plant", "the", "and", "roof", "park",
+];
+
+/// Resolves the system a question means among `mine`: one whose id the question contains, or
+/// the one whose name shares the most distinctive words with it; if the caller has a single
+/// system and the question names none, that one.
+pub fn resolve_system<'a>(question: &str, mine: &'a [SystemRef]) -> Resolved<'a> {
+    let asked = words(question);
+    let lower = question.to_lowercase();
+    if let Some(s) = mine
+        .iter()
+        .find(|s| s.id.len() >= 3 && lower.contains(&s.id.to_lowercase()))
+    {
+        return Resolved::One(s);
+    }
+    let score = |s: &SystemRef| {
+        words(&s.name)
+            .iter()
+            .filter(|w| {
+                (w.len() >= 3 || w.chars().all(|c| c.is_ascii_digit()))
+                    && !GENERIC.contains(&w.as_str())
+            })
+            .filter(|w| asked.contains(w))
+            .count()
+    };
+    let best = mine.iter().map(score).max().unwrap_or(0);
+    if best == 0 {
+        return match mine {
+            [only] => Resolved::One(only),
+            _ => Resolved::NoneOfYours,
+        };
+    }
+    let top: Vec<&SystemRef> = mine.iter().filter(|s| score(s) == best).collect();
+    match top.as_slice() {
+        [one] => Resolved::One(one),
+        _ => Resolved::Several(top),
+    }
+}
+
+/// The answer to an energy question, from the fact the energy API gave.
+pub fn energy_answer(fact: &EnergyFact) -> Answer {
+    let when = match fact.day {
+        Day::Today => "today so far",
+        Day::Yesterday => "yesterday",
+    };
+    let mut text = match fact.produced_wh {
+        Some(wh) => format!(
+            "{} produced {:.1} kWh {when} ({}, site time).",
+            fact.system.name,
+            wh / 1000.0,
+            fact.date
+        ),
+        None => format!(
+            "Moose has no data from {} for {when} ({}, site time).",
+            fact.system.name, fact.date
+        ),
+    };
+    if let Some(hidden) = fact.hidden_wh {
+        text.push_str(&format!(
+            " Solar.web's own day total carries {:.1} kWh more that the 5-minute records miss (a communication loss).",
+            hidden / 1000.0
+        ));
+    }
+    Answer {
+        text,
+        citations: vec![Citation::Data {
+            query: "daily energy".into(),
+            system: fact.system.id.clone(),
+            period: fact.date.clone(),
+        }],
+        mode: Mode::Offline,
+        notice: Some(crate::offline::NOTICE.to_owned()),
+    }
+}
+
+/// The answer when the question's system is not clear: which of the caller's systems it could
+/// be, or that none of theirs matches (the same words whether the name exists elsewhere or not).
+pub fn unresolved_answer(resolved: &Resolved<'_>) -> Answer {
+    let text = match resolved {
+        Resolved::Several(list) => format!(
+            "Which system do you mean: {}?",
+            list.iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        _ => "None of the systems you can see matches that question. Name one of your systems (GET /api/systems lists them).".to_owned(),
+    };
+    Answer {
+        text,
+        citations: Vec::new(),
+        mode: Mode::Offline,
+        notice: Some(crate::offline::NOTICE.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(id: &str, name: &str) -> SystemRef {
+        SystemRef {
+            id: id.into(),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn energy_questions_are_recognised_with_their_day() {
+        assert_eq!(
+            energy_question("How much did my roof produce yesterday?"),
+            Some(EnergyQuestion {
+                day: Day::Yesterday
+            })
+        );
+        assert_eq!(
+            energy_question("what's today's energy of Cologne?").map(|q| q.day),
+            Some(Day::Today)
+        );
+        assert_eq!(
+            energy_question("how much energy did it make last week?"),
+            None,
+            "only today and yesterday are answered offline"
+        );
+        assert_eq!(
+            energy_question("energy today at Cologne").map(|q| q.day),
+            Some(Day::Today)
+        );
+        assert_eq!(energy_question("what does 447 mean?"), None);
+    }
+
+    #[test]
+    fn a_system_named_in_words_is_found_among_the_callers_only() {
+        let mine = vec![
+            s("a-1", "Cologne PV 3"),
+            s("b-2", "Milan PV 1"),
+            s("c-3", "Milan Roof 2"),
+        ];
+        assert_eq!(
+            resolve_system("how did the Cologne one do yesterday?", &mine),
+            Resolved::One(&mine[0])
+        );
+        assert!(matches!(
+            resolve_system("and Milan?", &mine),
+            Resolved::Several(v) if v.len() == 2
+        ));
+        assert_eq!(
+            resolve_system("energy of b-2 today", &mine),
+            Resolved::One(&mine[1])
+        );
+        assert_eq!(
+            resolve_system("how did Vienna produce?", &mine),
+            Resolved::NoneOfYours,
+            "a name that is not the caller's resolves to nothing"
+        );
+        let single = vec![s("x", "Home")];
+        assert_eq!(
+            resolve_system("what did I produce today?", &single),
+            Resolved::One(&single[0])
+        );
+    }
+
+    #[test]
+    fn the_answer_states_the_energy_apis_figure_and_cites_it() {
+        let fact = EnergyFact {
+            system: s("a-1", "Cologne PV 3"),
+            date: "2026-06-10".into(),
+            day: Day::Yesterday,
+            produced_wh: Some(23_456.0),
+            hidden_wh: None,
+        };
+        let a = energy_answer(&fact);
+        assert_eq!(
+            a.text,
+            "Cologne PV 3 produced 23.5 kWh yesterday (2026-06-10, site time)."
+        );
+        assert_eq!(
+            a.citations,
+            vec![Citation::Data {
+                query: "daily energy".into(),
+                system: "a-1".into(),
+                period: "2026-06-10".into()
+            }]
+        );
+    }
+}
