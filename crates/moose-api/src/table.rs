@@ -432,6 +432,19 @@ pub const ROUTES: &[RouteSpec] = &[
             ])),
     },
     RouteSpec {
+        method: "POST",
+        path: "/api/chat/actions/{action}/confirm",
+        rule: Rule::Authenticated,
+        handler: || post(chat::confirm),
+        doc: doc("Confirm an action the assistant proposed (its id from `proposed_actions`): it runs once, as the caller, under the rule of the route it stands for", || object(&["id", "action", "status", "incident"], vec![
+            ("id", string()),
+            ("action", one_of(&["acknowledge_incident"])),
+            ("status", one_of(&["confirmed"])),
+            ("incident", reference("Incident")),
+        ]))
+            .params(|| vec![path("action", "proposed action id")]),
+    },
+    RouteSpec {
         method: "GET",
         path: "/api/chat/conversations",
         rule: Rule::Authenticated,

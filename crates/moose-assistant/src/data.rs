@@ -97,6 +97,22 @@ pub fn energy_question(question: &str) -> Option<EnergyQuestion> {
     about_energy.then_some(EnergyQuestion { day })
 }
 
+/// An action the caller asks the assistant to take. The assistant only ever *proposes* it:
+/// a separate confirming request by the user executes it, under the normal access rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionIntent {
+    /// Acknowledge an open incident.
+    Acknowledge,
+}
+
+/// Whether a question asks for an action.
+pub fn action_intent(question: &str) -> Option<ActionIntent> {
+    words(question)
+        .iter()
+        .any(|w| matches!(w.as_str(), "acknowledge" | "ack" | "acknowledged"))
+        .then_some(ActionIntent::Acknowledge)
+}
+
 /// Words of a system name that say nothing about which system it is.
 const GENERIC: &[&str] = &[
     "pv", "solar", "system", "plant", "the", "and", "roof", "park",
@@ -204,6 +220,15 @@ mod tests {
             id: id.into(),
             name: name.into(),
         }
+    }
+
+    #[test]
+    fn an_acknowledgement_request_is_an_action_intent() {
+        assert_eq!(
+            action_intent("please acknowledge the open incident"),
+            Some(ActionIntent::Acknowledge)
+        );
+        assert_eq!(action_intent("what does acknowledgement mean"), None);
     }
 
     #[test]

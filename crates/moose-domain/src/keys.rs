@@ -164,6 +164,11 @@ pub fn chat_conversation_sk(conversation: &str) -> String {
     format!("{CHAT_CONVERSATION_PREFIX}{conversation}")
 }
 
+/// `Prop#<proposal>`: an action the assistant proposed, waiting for the user's confirmation.
+pub fn chat_proposal_sk(proposal: &str) -> String {
+    format!("Prop#{proposal}")
+}
+
 /// `Msg#<conversation>#`: the prefix of a conversation's messages.
 pub fn chat_messages_prefix(conversation: &str) -> String {
     format!("Msg#{conversation}#")

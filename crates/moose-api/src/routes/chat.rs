@@ -20,7 +20,7 @@ use moose_store::{BatchOp, Condition, Item, Key, Query, StoreExt, TxOp};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::Caller;
+use super::{Caller, ClientIp};
 use crate::{ApiError, ApiJson, ApiPath, AppState};
 
 /// Longest message, characters.
@@ -110,16 +110,25 @@ pub(crate) async fn chat(
             message.chars().take(TITLE_CHARS).collect(),
         ),
     };
-    let (answer, consulted) = match moose_assistant::data::energy_question(message) {
-        Some(q) => energy_answer(&state, &caller, message, q, body.system_id.as_deref()).await?,
-        None => (
-            moose_assistant::offline::answer(
-                message,
-                CodeTable::builtin(),
-                KnowledgeBase::builtin(),
+    let mut proposed = Vec::new();
+    let (answer, consulted) = if data::action_intent(message).is_some() {
+        let (answer, proposal) = propose_acknowledgement(&state, &caller, &id).await?;
+        proposed.extend(proposal);
+        (answer, Vec::new())
+    } else {
+        match data::energy_question(message) {
+            Some(q) => {
+                energy_answer(&state, &caller, message, q, body.system_id.as_deref()).await?
+            }
+            None => (
+                moose_assistant::offline::answer(
+                    message,
+                    CodeTable::builtin(),
+                    KnowledgeBase::builtin(),
+                ),
+                Vec::new(),
             ),
-            Vec::new(),
-        ),
+        }
     };
     let pk = keys::chat_pk(&caller.0.user.id);
     let stamp = at.to_string();
@@ -159,10 +168,136 @@ pub(crate) async fn chat(
         "conversation_id": id,
         "citations": answer.citations,
         "data_consulted": consulted,
-        "proposed_actions": [],
+        "proposed_actions": proposed,
         "mode": answer.mode,
         "usage": null,
         "notice": answer.notice,
+    })))
+}
+
+/// How long a proposed action waits for its confirmation.
+const PROPOSAL_TTL: jiff::SignedDuration = jiff::SignedDuration::from_mins(15);
+
+/// "Acknowledge the open incident": the newest open incident the caller may see becomes a
+/// proposal stored in the caller's partition; nothing is acknowledged until the caller confirms
+/// it (`POST /api/chat/actions/{id}/confirm`). Whatever the message says ("all", instructions
+/// planted anywhere), at most one proposal for one incident comes out of a turn.
+async fn propose_acknowledgement(
+    state: &AppState,
+    caller: &Caller,
+    conversation: &str,
+) -> Result<(moose_assistant::Answer, Option<Value>), ApiError> {
+    let open = super::incidents::open_visible(state, &caller.0, 50).await?;
+    let Some(incident) = open.iter().find(|i| i.acked_by.is_none()) else {
+        let answer = moose_assistant::Answer {
+            text: "You have no open, unacknowledged incident to acknowledge.".into(),
+            citations: Vec::new(),
+            mode: moose_assistant::Mode::Offline,
+            notice: Some(moose_assistant::offline::NOTICE.to_owned()),
+        };
+        return Ok((answer, None));
+    };
+    let id = uuid::Uuid::new_v4().to_string();
+    let now = jiff::Timestamp::now();
+    let expires = now + PROPOSAL_TTL;
+    let proposal = json!({
+        "id": id, "action": "acknowledge_incident", "incident": incident.id,
+        "title": incident.title, "conversation_id": conversation, "status": "pending",
+        "created_at": now, "expires_at": expires,
+    });
+    state
+        .store
+        .put(
+            Item::new(
+                Key::new(
+                    keys::chat_pk(&caller.0.user.id),
+                    keys::chat_proposal_sk(&id),
+                ),
+                proposal.as_object().cloned().unwrap_or_default(),
+            ),
+            Condition::NotExists,
+        )
+        .await?;
+    let text = format!(
+        "I can acknowledge \"{}\" (incident {}). Nothing is done until you confirm: POST /api/chat/actions/{id}/confirm within 15 minutes.",
+        incident.title, incident.id
+    );
+    let answer = moose_assistant::Answer {
+        text,
+        citations: Vec::new(),
+        mode: moose_assistant::Mode::Offline,
+        notice: Some(moose_assistant::offline::NOTICE.to_owned()),
+    };
+    let offered = json!({
+        "id": id, "action": "acknowledge_incident", "incident": incident.id, "title": incident.title,
+        "expires_at": expires, "confirm": format!("/api/chat/actions/{id}/confirm"),
+    });
+    Ok((answer, Some(offered)))
+}
+
+/// Confirms a proposed action: executes it as the caller, under the same rule as the HTTP
+/// route it stands for. Another user's proposal answers 404 like an unknown one; a proposal
+/// runs once.
+pub(crate) async fn confirm(
+    State(state): State<AppState>,
+    caller: Caller,
+    ClientIp(ip): ClientIp,
+    ApiPath(id): ApiPath<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let missing = || ApiError::NotFound("no such proposed action".into());
+    if !valid_id(&id) {
+        return Err(missing());
+    }
+    let key = Key::new(
+        keys::chat_pk(&caller.0.user.id),
+        keys::chat_proposal_sk(&id),
+    );
+    let item = state.store.get(&key).await?.ok_or_else(missing)?;
+    if item.str_attr("status") != Some("pending") {
+        return Err(ApiError::Conflict(
+            "this proposed action was already confirmed".into(),
+        ));
+    }
+    let expired = item
+        .str_attr("expires_at")
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .is_none_or(|t| t < jiff::Timestamp::now());
+    if expired {
+        return Err(ApiError::Conflict(
+            "this proposed action has expired; ask again".into(),
+        ));
+    }
+    let incident = item.str_attr("incident").unwrap_or_default().to_owned();
+    // Claim it first: two confirmations cannot both run it.
+    let mut done = item.clone();
+    done.attrs.insert("status".into(), json!("confirmed"));
+    state
+        .store
+        .put(
+            done,
+            Condition::AttributeEquals {
+                name: "status".into(),
+                value: json!("pending"),
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            moose_store::StoreError::Conflict { .. } => {
+                ApiError::Conflict("this proposed action was already confirmed".into())
+            }
+            other => other.into(),
+        })?;
+    let acked = super::incidents::acknowledge_as(
+        &state,
+        &caller.0,
+        &incident,
+        Some("confirmed in the assistant"),
+        ip.as_deref(),
+    )
+    .await?;
+    Ok(axum::Json(json!({
+        "id": id, "action": "acknowledge_incident", "status": "confirmed",
+        "incident": super::incidents::to_json(&acked)?,
     })))
 }
 

@@ -190,6 +190,80 @@ pub(crate) async fn detail(
     Ok(Json(to_json(&incident)?))
 }
 
+/// Acknowledges `incident` as `caller`, under the acknowledgement rule: the one path for the
+/// HTTP route and for a confirmed assistant proposal. Idempotent.
+pub(crate) async fn acknowledge_as(
+    state: &AppState,
+    caller: &Principal,
+    incident: &str,
+    note: Option<&str>,
+    ip: Option<&str>,
+) -> ApiResult<Incident> {
+    let (mut incident, membership, version) = visible_incident(state, caller, incident).await?;
+    policy::authorize_acknowledge(caller, incident.system.is_some(), membership)?;
+    if incident.acked_by.is_some() {
+        return Ok(incident);
+    }
+    let now = Timestamp::now();
+    incident.acked_by = Some(caller.user.id.clone());
+    incident.acked_at = Some(now);
+    // The name, not the e-mail address: every member of the system (and, for platform
+    // incidents, every signed-in user) can read the evidence.
+    let who = caller
+        .user
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("user {}", caller.user.id));
+    incident.add_evidence(Evidence {
+        at: now,
+        note: match note {
+            Some(n) => format!("acknowledged by {who}: {n}"),
+            None => format!("acknowledged by {who}"),
+        },
+        data: json!({"acked_by": caller.user.id}),
+    });
+    // Conditional on the version read: if device-status-polling changed the incident
+    // meanwhile, the caller is told to retry rather than one write silently undoing the other.
+    let repo = repo(state);
+    repo.commit(vec![IncidentRepo::incident_op(&incident, version)?])
+        .await
+        .map_err(|e| match e {
+            moose_store::StoreError::Conflict { .. } => ApiError::Conflict(
+                "the incident changed while it was being acknowledged; try again".into(),
+            ),
+            other => other.into(),
+        })?;
+    state
+        .auth
+        .log(
+            &caller.user.id,
+            "incident_acknowledged",
+            None,
+            ip,
+            json!({"incident": incident.id, "system": incident.system}),
+        )
+        .await;
+    Ok(incident)
+}
+
+/// The open incidents the caller may see, newest first (at most `limit`).
+pub(crate) async fn open_visible(
+    state: &AppState,
+    caller: &Principal,
+    limit: usize,
+) -> ApiResult<Vec<Incident>> {
+    let visible = visible_systems(state, caller).await?;
+    let filter = IncidentFilter {
+        open: Some(true),
+        ..IncidentFilter::default()
+    };
+    let sees = |i: &Incident| match (&i.system, &visible) {
+        (None, _) | (_, None) => true,
+        (Some(s), Some(v)) => v.contains(s),
+    };
+    Ok(repo(state).list(&filter, &sees, limit, None).await?)
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AckBody {
@@ -221,49 +295,6 @@ pub(crate) async fn acknowledge(
             format!("note: at most {MAX_NOTE} characters"),
         ));
     }
-    let (mut incident, membership, version) = visible_incident(&state, &caller, &incident).await?;
-    policy::authorize_acknowledge(&caller, incident.system.is_some(), membership)?;
-    if incident.acked_by.is_some() {
-        return Ok(Json(to_json(&incident)?));
-    }
-    let now = Timestamp::now();
-    incident.acked_by = Some(caller.user.id.clone());
-    incident.acked_at = Some(now);
-    // The name, not the e-mail address: every member of the system (and, for platform
-    // incidents, every signed-in user) can read the evidence.
-    let who = caller
-        .user
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("user {}", caller.user.id));
-    incident.add_evidence(Evidence {
-        at: now,
-        note: match note {
-            Some(n) => format!("acknowledged by {who}: {n}"),
-            None => format!("acknowledged by {who}"),
-        },
-        data: json!({"acked_by": caller.user.id}),
-    });
-    // Conditional on the version read: if device-status-polling changed the incident
-    // meanwhile, the caller is told to retry rather than one write silently undoing the other.
-    let repo = repo(&state);
-    repo.commit(vec![IncidentRepo::incident_op(&incident, version)?])
-        .await
-        .map_err(|e| match e {
-            moose_store::StoreError::Conflict { .. } => ApiError::Conflict(
-                "the incident changed while it was being acknowledged; try again".into(),
-            ),
-            other => other.into(),
-        })?;
-    state
-        .auth
-        .log(
-            &caller.user.id,
-            "incident_acknowledged",
-            None,
-            ip.as_deref(),
-            json!({"incident": incident.id, "system": incident.system}),
-        )
-        .await;
+    let incident = acknowledge_as(&state, &caller, &incident, note, ip.as_deref()).await?;
     Ok(Json(to_json(&incident)?))
 }
