@@ -81,7 +81,7 @@ async fn a_production_question_gets_the_energy_apis_figure_for_the_callers_own_s
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let text = r.body["response"].as_str().unwrap();
     assert!(
-        text.contains(&format!("{:.1} kWh", produced / 1000.0)),
+        text.contains(&format!("{:.2} kWh", produced / 1000.0)),
         "the energy API says {produced} Wh: {text}"
     );
     assert_eq!(r.body["citations"][0]["kind"], "data");
@@ -127,7 +127,7 @@ async fn a_production_question_gets_the_energy_apis_figure_for_the_callers_own_s
         )
         .await;
     assert!(
-        r.body["response"].as_str().unwrap().contains("9.9 kWh"),
+        r.body["response"].as_str().unwrap().contains("9.88 kWh"),
         "{}",
         r.body
     );

@@ -162,7 +162,7 @@ pub fn energy_answer(fact: &EnergyFact) -> Answer {
     };
     let mut text = match fact.produced_wh {
         Some(wh) => format!(
-            "{} produced {:.1} kWh {when} ({}, site time).",
+            "{} produced {:.2} kWh {when} ({}, site time).",
             fact.system.name,
             wh / 1000.0,
             fact.date
@@ -174,7 +174,7 @@ pub fn energy_answer(fact: &EnergyFact) -> Answer {
     };
     if let Some(hidden) = fact.hidden_wh {
         text.push_str(&format!(
-            " Solar.web's own day total carries {:.1} kWh more that the 5-minute records miss (a communication loss).",
+            " Solar.web's own day total carries {:.2} kWh more that the 5-minute records miss (a communication loss).",
             hidden / 1000.0
         ));
     }
@@ -298,7 +298,7 @@ mod tests {
         let a = energy_answer(&fact);
         assert_eq!(
             a.text,
-            "Cologne PV 3 produced 23.5 kWh yesterday (2026-06-10, site time)."
+            "Cologne PV 3 produced 23.46 kWh yesterday (2026-06-10, site time)."
         );
         assert_eq!(
             a.citations,
