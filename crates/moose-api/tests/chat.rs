@@ -258,3 +258,52 @@ async fn actions_are_proposed_and_run_only_when_their_owner_confirms() {
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     assert!(!acked(older.id.clone()).await);
 }
+
+/// "How is X doing?" answers with the system's state and open incidents — for the caller's own
+/// systems only.
+#[tokio::test]
+async fn a_status_question_lists_the_callers_systems_open_incidents_only() {
+    let org = Org::new().await;
+    seed(&org).await;
+    let repo = moose_incidents::IncidentRepo::new(Arc::clone(&org.store));
+    let mut ops = Vec::new();
+    for (system, ms) in [("A", 1_780_000_000_000), ("B", 1_780_000_600_000)] {
+        let incident = planted_incident(system, ms);
+        let mut status = moose_incidents::SystemStatus::new(
+            SystemId::parse(system).unwrap(),
+            incident.opened_at,
+        );
+        status.state = moose_incidents::SystemState::Faulty;
+        status.open.insert(incident.kind, incident.id.clone());
+        ops.push(moose_incidents::IncidentRepo::incident_op(&incident, 0).unwrap());
+        ops.push(moose_incidents::IncidentRepo::status_op(&status, 0).unwrap());
+    }
+    repo.commit(ops).await.unwrap();
+    let (viewer, _) = org.login("viewer@example.com").await;
+    let r = org
+        .call(
+            "POST",
+            "/api/chat",
+            Some(&viewer),
+            Some(json!({"message": "How is the Cologne roof doing?"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let text = r.body["response"].as_str().unwrap();
+    assert!(text.starts_with("Cologne Roof is faulty."), "{text}");
+    assert!(text.contains("Insulation fault (device_error"), "{text}");
+    assert_eq!(r.body["citations"][0]["query"], "system status");
+    let r = org
+        .call(
+            "POST",
+            "/api/chat",
+            Some(&viewer),
+            Some(json!({"message": "any open incidents?", "system_id": "B"})),
+        )
+        .await;
+    let text = r.body["response"].as_str().unwrap();
+    assert!(
+        !text.contains("Milan") && !text.contains("faulty"),
+        "{text}"
+    );
+}

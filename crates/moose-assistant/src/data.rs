@@ -97,6 +97,79 @@ pub fn energy_question(question: &str) -> Option<EnergyQuestion> {
     about_energy.then_some(EnergyQuestion { day })
 }
 
+/// Whether a question asks how a system is doing (its status and open incidents): "status",
+/// "how is X doing", "what's wrong with X", "open/any incidents". Questions about incident
+/// kinds in general ("what should I check for a no-data incident?") stay knowledge questions.
+pub fn status_question(question: &str) -> bool {
+    let w = words(question);
+    let has = |x: &str| w.iter().any(|y| y == x);
+    let incidents = has("incident") || has("incidents");
+    has("status")
+        || (has("how") && has("doing"))
+        || (has("wrong") && has("with"))
+        || (incidents && (has("open") || has("any")))
+}
+
+/// One open incident as the status answer tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenIncident {
+    /// Its id.
+    pub id: String,
+    /// Its kind (`no_data`, `device_error`, …).
+    pub kind: String,
+    /// Its title.
+    pub title: String,
+    /// Since when, site time, as shown.
+    pub since: String,
+}
+
+/// A system's status as the status API gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusFact {
+    /// The system.
+    pub system: SystemRef,
+    /// Overall state (`ok`, `offline`, `faulty`, …; `None` before the first status pass).
+    pub state: Option<String>,
+    /// End of the newest record, as shown.
+    pub last_data: Option<String>,
+    /// Its open incidents.
+    pub open: Vec<OpenIncident>,
+}
+
+/// The answer to a status question.
+pub fn status_answer(fact: &StatusFact) -> Answer {
+    let name = &fact.system.name;
+    let mut text = match &fact.state {
+        Some(state) => format!("{name} is {}.", state.replace('_', " ")),
+        None => format!("{name} has not been checked by device-status-polling yet."),
+    };
+    match &fact.last_data {
+        Some(at) => text.push_str(&format!(" Its newest data ends at {at}.")),
+        None => text.push_str(" It has not sent any data yet."),
+    }
+    if fact.open.is_empty() {
+        text.push_str(" It has no open incident.");
+    } else {
+        text.push_str(&format!(" Open incidents ({}):", fact.open.len()));
+        for i in &fact.open {
+            text.push_str(&format!(
+                "\n- {} ({}, since {}, id {})",
+                i.title, i.kind, i.since, i.id
+            ));
+        }
+    }
+    Answer {
+        text,
+        citations: vec![Citation::Data {
+            query: "system status".into(),
+            system: fact.system.id.clone(),
+            period: "now".into(),
+        }],
+        mode: Mode::Offline,
+        notice: Some(crate::offline::NOTICE.to_owned()),
+    }
+}
+
 /// An action the caller asks the assistant to take. The assistant only ever *proposes* it:
 /// a separate confirming request by the user executes it, under the normal access rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,6 +293,41 @@ mod tests {
             id: id.into(),
             name: name.into(),
         }
+    }
+
+    #[test]
+    fn a_status_answer_lists_the_open_incidents() {
+        assert!(status_question("How is the Cologne roof doing?"));
+        assert!(status_question("any open incidents at Milan?"));
+        assert!(!status_question("what does 447 mean?"));
+        assert!(!status_question(
+            "what should I check for a no data incident?"
+        ));
+        let fact = StatusFact {
+            system: s("a-1", "Cologne Roof"),
+            state: Some("faulty".into()),
+            last_data: Some("2026-06-10T10:05:00Z".into()),
+            open: vec![OpenIncident {
+                id: "device_error-1-a-1".into(),
+                kind: "device_error".into(),
+                title: "Insulation fault".into(),
+                since: "2026-06-10T09:00:00Z".into(),
+            }],
+        };
+        let a = status_answer(&fact);
+        assert!(a.text.starts_with("Cologne Roof is faulty."), "{}", a.text);
+        assert!(
+            a.text.contains("Insulation fault (device_error"),
+            "{}",
+            a.text
+        );
+        let quiet = StatusFact {
+            state: None,
+            last_data: None,
+            open: Vec::new(),
+            ..fact
+        };
+        assert!(status_answer(&quiet).text.contains("not sent any data yet"));
     }
 
     #[test]

@@ -73,6 +73,14 @@ pub fn answer(question: &str, table: &CodeTable, kb: &KnowledgeBase) -> Answer {
     }
 }
 
+/// Whether the question names a state code the table knows (then it is a code question, not
+/// a status one).
+pub fn names_a_state_code(question: &str) -> bool {
+    codes_in(question)
+        .iter()
+        .any(|c| CodeTable::builtin().get(*c).is_some())
+}
+
 /// Three-digit numbers in the question that could be state codes, in order, without repeats.
 fn codes_in(question: &str) -> Vec<i64> {
     let mut out = Vec::new();

@@ -120,6 +120,11 @@ pub(crate) async fn chat(
             Some(q) => {
                 energy_answer(&state, &caller, message, q, body.system_id.as_deref()).await?
             }
+            None if data::status_question(message)
+                && !moose_assistant::offline::names_a_state_code(message) =>
+            {
+                status_answer(&state, &caller, message, body.system_id.as_deref()).await?
+            }
             None => (
                 moose_assistant::offline::answer(
                     message,
@@ -316,6 +321,86 @@ async fn my_systems(state: &AppState, caller: &Caller) -> Result<Vec<SystemMeta>
     })
 }
 
+/// Which of the caller's systems a question (or a `system_id`) means; a `system_id` the caller
+/// may not see is answered exactly like one that does not exist.
+fn resolve<'a>(
+    refs: &'a [data::SystemRef],
+    message: &str,
+    system_id: Option<&str>,
+) -> data::Resolved<'a> {
+    match system_id {
+        Some(id) => refs
+            .iter()
+            .find(|r| r.id == id)
+            .map_or(data::Resolved::NoneOfYours, data::Resolved::One),
+        None => data::resolve_system(message, refs),
+    }
+}
+
+fn refs_of(mine: &[SystemMeta]) -> Vec<data::SystemRef> {
+    mine.iter()
+        .map(|m| data::SystemRef {
+            id: m.id.as_str().to_owned(),
+            name: m.name.clone(),
+        })
+        .collect()
+}
+
+/// "How is X doing?": the system's `STATUS` and open incidents, as
+/// `GET /api/systems/{id}/status` gives them, for one of the caller's systems.
+async fn status_answer(
+    state: &AppState,
+    caller: &Caller,
+    message: &str,
+    system_id: Option<&str>,
+) -> Result<(moose_assistant::Answer, Vec<Value>), ApiError> {
+    let mine = my_systems(state, caller).await?;
+    let refs = refs_of(&mine);
+    let resolved = resolve(&refs, message, system_id);
+    let data::Resolved::One(system) = resolved else {
+        return Ok((data::unresolved_answer(&resolved), Vec::new()));
+    };
+    let id = moose_domain::SystemId::parse(&system.id)
+        .map_err(|_| ApiError::NotFound("no such system".into()))?;
+    let incidents = moose_incidents::IncidentRepo::new(std::sync::Arc::clone(&state.store));
+    let status = incidents.status(&id).await?.map(|v| v.value);
+    let mut open = Vec::new();
+    if let Some(st) = &status {
+        for incident_id in st.open.values() {
+            if let Some(i) = incidents.incident(incident_id).await? {
+                open.push(data::OpenIncident {
+                    id: i.id.clone(),
+                    kind: i.kind.as_str().to_owned(),
+                    title: i.title.clone(),
+                    since: i.since.to_string(),
+                });
+            }
+        }
+    }
+    let fact = data::StatusFact {
+        system: system.clone(),
+        state: status.as_ref().map(|s| {
+            serde_json::to_value(s.state)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        }),
+        last_data: status
+            .as_ref()
+            .and_then(|s| s.last_data_at)
+            .map(|t| t.to_string()),
+        open,
+    };
+    let consulted = vec![json!({
+        "query": "system status",
+        "route": format!("/api/systems/{}/status", system.id),
+        "system": system.id,
+        "state": fact.state,
+        "open_incidents": fact.open.iter().map(|i| i.id.clone()).collect::<Vec<_>>(),
+    })];
+    Ok((data::status_answer(&fact), consulted))
+}
+
 /// "How much did X produce yesterday?": the system is resolved among the caller's systems
 /// only (a `system_id` that is not theirs counts as not named), and the figure is the energy
 /// API's for the site-local day.
@@ -327,21 +412,8 @@ async fn energy_answer(
     system_id: Option<&str>,
 ) -> Result<(moose_assistant::Answer, Vec<Value>), ApiError> {
     let mine = my_systems(state, caller).await?;
-    let refs: Vec<data::SystemRef> = mine
-        .iter()
-        .map(|m| data::SystemRef {
-            id: m.id.as_str().to_owned(),
-            name: m.name.clone(),
-        })
-        .collect();
-    // A `system_id` the caller may not see is answered exactly like one that does not exist.
-    let resolved = match system_id {
-        Some(id) => refs
-            .iter()
-            .find(|r| r.id == id)
-            .map_or(data::Resolved::NoneOfYours, data::Resolved::One),
-        None => data::resolve_system(message, &refs),
-    };
+    let refs = refs_of(&mine);
+    let resolved = resolve(&refs, message, system_id);
     let data::Resolved::One(system) = resolved else {
         return Ok((data::unresolved_answer(&resolved), Vec::new()));
     };
