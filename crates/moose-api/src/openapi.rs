@@ -38,6 +38,12 @@ fn responses(route: &crate::table::RouteSpec) -> Map<String, Value> {
             if doc.csv {
                 content.insert("text/csv".into(), json!({"schema": {"type": "string"}}));
             }
+            if doc.stream {
+                content.insert(
+                    "text/event-stream".into(),
+                    json!({"schema": {"type": "string"}}),
+                );
+            }
             json!({"description": "success", "content": content})
         }
     };

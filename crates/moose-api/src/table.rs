@@ -48,6 +48,8 @@ pub struct Doc {
     pub response: Option<fn() -> Value>,
     /// Whether the success body may also be CSV.
     pub csv: bool,
+    /// The success can also be sent as server-sent events (`Accept: text/event-stream`).
+    pub stream: bool,
 }
 
 fn none() -> Vec<Value> {
@@ -63,6 +65,7 @@ const fn doc(summary: &'static str, response: fn() -> Value) -> Doc {
         ok: 200,
         response: Some(response),
         csv: false,
+        stream: false,
     }
 }
 
@@ -79,6 +82,11 @@ impl Doc {
 
     const fn status(mut self, ok: u16) -> Self {
         self.ok = ok;
+        self
+    }
+
+    const fn streamed(mut self) -> Self {
+        self.stream = true;
         self
     }
 
@@ -422,7 +430,8 @@ pub const ROUTES: &[RouteSpec] = &[
         path: "/api/chat",
         rule: Rule::Authenticated,
         handler: || post(chat::chat),
-        doc: doc("Ask the O&M assistant (old payload {username, message, user_id}, plus conversation_id and system_id); `response` is the answer's plain text for old clients", || reference("ChatReply"))
+        doc: doc("Ask the O&M assistant (old payload {username, message, user_id}, plus conversation_id and system_id); `response` is the answer's plain text for old clients. With Accept: text/event-stream the reply comes as server-sent events: meta, delta (the text in pieces), done (this JSON)", || reference("ChatReply"))
+            .streamed()
             .body(|| body(&["message"], vec![
                 ("message", text(1, 4000)),
                 ("username", nullable(text(0, 200))),

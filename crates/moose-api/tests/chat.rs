@@ -307,3 +307,57 @@ async fn a_status_question_lists_the_callers_systems_open_incidents_only() {
         "{text}"
     );
 }
+
+/// With `Accept: text/event-stream` the answer streams as server-sent events ending in the
+/// whole JSON reply.
+#[tokio::test]
+async fn the_answer_streams_as_server_sent_events_when_asked() {
+    use tower::ServiceExt;
+    let org = Org::new().await;
+    let (viewer, _) = org.login("viewer@example.com").await;
+    let req = axum::http::Request::builder()
+        .method("POST")
+        .uri("/api/chat")
+        .header("authorization", format!("Bearer {viewer}"))
+        .header("content-type", "application/json")
+        .header("accept", "text/event-stream")
+        .body(axum::body::Body::from(
+            json!({"message": "what does state code 447 mean?"}).to_string(),
+        ))
+        .unwrap();
+    let response = org.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    let events: Vec<(&str, serde_json::Value)> = text
+        .split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| {
+            let name = e.lines().find_map(|l| l.strip_prefix("event: ")).unwrap();
+            let data = e.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+            (name, serde_json::from_str(data).unwrap())
+        })
+        .collect();
+    assert_eq!(events.first().unwrap().0, "meta");
+    let (last, reply) = events.last().unwrap();
+    assert_eq!(*last, "done");
+    let streamed: String = events
+        .iter()
+        .filter(|(n, _)| *n == "delta")
+        .map(|(_, d)| d["text"].as_str().unwrap())
+        .collect();
+    assert!(events.iter().filter(|(n, _)| *n == "delta").count() > 1);
+    assert_eq!(
+        streamed,
+        reply["response"].as_str().unwrap(),
+        "the pieces make the answer"
+    );
+}

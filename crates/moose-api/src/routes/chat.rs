@@ -11,6 +11,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use moose_assistant::data;
 use moose_domain::{keys, time::now_utc};
 use moose_incidents::CodeTable;
@@ -61,8 +62,9 @@ fn valid_id(id: &str) -> bool {
 pub(crate) async fn chat(
     State(state): State<AppState>,
     caller: Caller,
+    headers: axum::http::HeaderMap,
     ApiJson(body): ApiJson<ChatRequest>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     if let Some(claimed) = &body.user_id
         && claimed != caller.0.user.id.as_str()
     {
@@ -168,7 +170,7 @@ pub(crate) async fn chat(
         },
     ];
     state.store.transact(ops).await?;
-    Ok(axum::Json(json!({
+    let reply = json!({
         "response": answer.text,
         "conversation_id": id,
         "citations": answer.citations,
@@ -177,7 +179,49 @@ pub(crate) async fn chat(
         "mode": answer.mode,
         "usage": null,
         "notice": answer.notice,
-    })))
+    });
+    let wants_stream = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/event-stream"));
+    Ok(if wants_stream {
+        stream(&reply, &answer.text).into_response()
+    } else {
+        axum::Json(reply).into_response()
+    })
+}
+
+/// The reply as server-sent events: `meta` (conversation and mode), the answer's text in
+/// `delta` pieces (a sentence or line each), then `done` with the whole JSON reply. On Lambda
+/// the events arrive together in one buffered body.
+fn stream(reply: &Value, text: &str) -> impl IntoResponse {
+    use axum::response::sse::{Event, Sse};
+    let mut events = vec![Event::default().event("meta").data(
+        json!({"conversation_id": reply["conversation_id"], "mode": reply["mode"]}).to_string(),
+    )];
+    let mut piece = String::new();
+    for c in text.chars() {
+        piece.push(c);
+        if matches!(c, '.' | '?' | '!' | '\n') {
+            events.push(
+                Event::default()
+                    .event("delta")
+                    .data(json!({"text": piece}).to_string()),
+            );
+            piece.clear();
+        }
+    }
+    if !piece.is_empty() {
+        events.push(
+            Event::default()
+                .event("delta")
+                .data(json!({"text": piece}).to_string()),
+        );
+    }
+    events.push(Event::default().event("done").data(reply.to_string()));
+    Sse::new(futures_util::stream::iter(
+        events.into_iter().map(Ok::<_, std::convert::Infallible>),
+    ))
 }
 
 /// How long a proposed action waits for its confirmation.
