@@ -361,3 +361,65 @@ async fn the_answer_streams_as_server_sent_events_when_asked() {
         "the pieces make the answer"
     );
 }
+
+/// "Which of my systems underperformed this week?" ranks the caller's own systems by the KPI
+/// API's performance index.
+#[tokio::test]
+async fn a_fleet_question_ranks_the_callers_systems_by_the_kpi_apis_figures() {
+    let org = Org::new().await;
+    let yesterday = seed(&org).await;
+    let to: jiff::civil::Date = yesterday.parse().unwrap();
+    let from = to.checked_sub(jiff::Span::new().days(6)).unwrap();
+    let (admin, _) = org.login("admin@example.com").await;
+    let pi = |system: &'static str| {
+        let org = &org;
+        let admin = admin.clone();
+        async move {
+            let r = org
+                .call(
+                    "GET",
+                    &format!("/api/systems/{system}/kpis?from={from}&to={to}"),
+                    Some(&admin),
+                    None,
+                )
+                .await;
+            r.body["kpis"]["performance_index"].as_f64().unwrap()
+        }
+    };
+    let (pi_a, pi_b) = (pi("A").await, pi("B").await);
+    assert!(pi_b < pi_a, "B made less on the same site: {pi_a} {pi_b}");
+    let ask = |token: String| {
+        let org = &org;
+        async move {
+            org.call(
+                "POST",
+                "/api/chat",
+                Some(&token),
+                Some(json!({"message": "Which of my systems underperformed this week?"})),
+            )
+            .await
+        }
+    };
+    let r = ask(admin.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let text = r.body["response"].as_str().unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[1].starts_with(&format!("- Milan Depot: performance index {pi_b:.2}")),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with(&format!("- Cologne Roof: performance index {pi_a:.2}")),
+        "{text}"
+    );
+    // The viewer sees only A: B is neither ranked nor named.
+    let (viewer, _) = org.login("viewer@example.com").await;
+    let text = ask(viewer).await.body["response"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        text.contains("Cologne Roof") && !text.contains("Milan"),
+        "{text}"
+    );
+}

@@ -170,6 +170,113 @@ pub fn status_answer(fact: &StatusFact) -> Answer {
     }
 }
 
+/// The period of a fleet question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    /// The last 7 days up to yesterday.
+    Week,
+    /// The last 30 days up to yesterday.
+    Month,
+    /// Yesterday.
+    Yesterday,
+}
+
+impl Period {
+    /// Days back from yesterday (inclusive of yesterday).
+    pub fn days(self) -> i64 {
+        match self {
+            Self::Week => 7,
+            Self::Month => 30,
+            Self::Yesterday => 1,
+        }
+    }
+}
+
+/// Whether a question asks which of the caller's systems did worst ("which of my systems
+/// underperformed this week?"), and over which period (a week unless it says otherwise).
+pub fn fleet_question(question: &str) -> Option<Period> {
+    let w = words(question);
+    let has = |x: &str| w.iter().any(|y| y == x);
+    // "Why is my system underperforming?" is a knowledge question; "which … underperformed"
+    // and "worst" ask for a ranking.
+    let ranking = w
+        .iter()
+        .any(|x| matches!(x.as_str(), "worst" | "lowest" | "weakest"));
+    let asks = ranking || (has("which") && w.iter().any(|x| x.starts_with("underperform")));
+    if !asks {
+        return None;
+    }
+    Some(if has("month") {
+        Period::Month
+    } else if has("yesterday") {
+        Period::Yesterday
+    } else {
+        Period::Week
+    })
+}
+
+/// One system's standing over a period, as the KPI API gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Standing {
+    /// The system.
+    pub system: SystemRef,
+    /// Produced / clear-sky expected energy.
+    pub performance_index: Option<f64>,
+    /// kWh per kWp.
+    pub specific_yield: Option<f64>,
+}
+
+/// The answer to a fleet question: the (up to three) lowest performance indices of the
+/// period, from the KPI API's figures, and how many systems could not be ranked.
+pub fn fleet_answer(period: Period, from: &str, to: &str, standings: &[Standing]) -> Answer {
+    let mut ranked: Vec<&Standing> = standings
+        .iter()
+        .filter(|s| s.performance_index.is_some())
+        .collect();
+    ranked.sort_by(|a, b| {
+        a.performance_index
+            .unwrap_or(0.0)
+            .total_cmp(&b.performance_index.unwrap_or(0.0))
+    });
+    let unranked = standings.len() - ranked.len();
+    let span = match period {
+        Period::Yesterday => format!("yesterday ({from})"),
+        _ => format!("from {from} to {to}"),
+    };
+    let mut text = if ranked.is_empty() {
+        format!("None of your systems has a performance index {span}.")
+    } else {
+        format!("Lowest performance index {span} (produced ÷ clear-sky expected energy):")
+    };
+    let mut citations = Vec::new();
+    for s in ranked.iter().take(3) {
+        text.push_str(&format!(
+            "\n- {}: performance index {:.2}{}",
+            s.system.name,
+            s.performance_index.unwrap_or(0.0),
+            s.specific_yield
+                .map(|y| format!(", {y:.2} kWh/kWp"))
+                .unwrap_or_default()
+        ));
+        citations.push(Citation::Data {
+            query: "kpis".into(),
+            system: s.system.id.clone(),
+            period: format!("{from}/{to}"),
+        });
+    }
+    if unranked > 0 {
+        text.push_str(&format!(
+            "\n{unranked} system(s) could not be ranked (no data or no position for the clear-sky model)."
+        ));
+    }
+    Answer {
+        text,
+        citations,
+        mode: Mode::Offline,
+        notice: Some(crate::offline::NOTICE.to_owned()),
+    }
+}
+
 /// An action the caller asks the assistant to take. The assistant only ever *proposes* it:
 /// a separate confirming request by the user executes it, under the normal access rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -328,6 +435,55 @@ mod tests {
             ..fact
         };
         assert!(status_answer(&quiet).text.contains("not sent any data yet"));
+    }
+
+    #[test]
+    fn the_fleet_answer_ranks_the_lowest_performance_indices() {
+        assert_eq!(
+            fleet_question("which of my systems underperformed this week?"),
+            Some(Period::Week)
+        );
+        assert_eq!(
+            fleet_question("worst system last month"),
+            Some(Period::Month)
+        );
+        assert_eq!(fleet_question("how is Cologne doing?"), None);
+        assert_eq!(
+            fleet_question("why is my system underperforming compared to the neighbours?"),
+            None,
+            "a knowledge question"
+        );
+        let st = |id: &str, pi: Option<f64>| Standing {
+            system: s(id, &format!("Plant {id}")),
+            performance_index: pi,
+            specific_yield: pi.map(|p| p * 5.0),
+        };
+        let a = fleet_answer(
+            Period::Week,
+            "2026-06-01",
+            "2026-06-07",
+            &[
+                st("a", Some(0.8)),
+                st("b", Some(0.4)),
+                st("c", None),
+                st("d", Some(0.6)),
+                st("e", Some(0.9)),
+            ],
+        );
+        let lines: Vec<&str> = a.text.lines().collect();
+        assert!(
+            lines[1].starts_with("- Plant b: performance index 0.40"),
+            "{}",
+            a.text
+        );
+        assert!(lines[2].starts_with("- Plant d"), "{}", a.text);
+        assert!(lines[3].starts_with("- Plant a"), "{}", a.text);
+        assert!(
+            a.text.contains("1 system(s) could not be ranked"),
+            "{}",
+            a.text
+        );
+        assert_eq!(a.citations.len(), 3);
     }
 
     #[test]

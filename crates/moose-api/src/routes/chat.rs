@@ -122,6 +122,10 @@ pub(crate) async fn chat(
             Some(q) => {
                 energy_answer(&state, &caller, message, q, body.system_id.as_deref()).await?
             }
+            None if data::fleet_question(message).is_some() => {
+                let period = data::fleet_question(message).unwrap_or(data::Period::Week);
+                fleet_answer(&state, &caller, period).await?
+            }
             None if data::status_question(message)
                 && !moose_assistant::offline::names_a_state_code(message) =>
             {
@@ -388,6 +392,54 @@ fn refs_of(mine: &[SystemMeta]) -> Vec<data::SystemRef> {
             name: m.name.clone(),
         })
         .collect()
+}
+
+/// Systems ranked at most in one fleet answer (the rest are said to be left out).
+const FLEET_LIMIT: usize = 200;
+
+/// "Which of my systems underperformed this week?": the KPI API's performance index of each of
+/// the caller's systems over the period (site-local days up to yesterday), lowest first.
+async fn fleet_answer(
+    state: &AppState,
+    caller: &Caller,
+    period: data::Period,
+) -> Result<(moose_assistant::Answer, Vec<Value>), ApiError> {
+    let mine = my_systems(state, caller).await?;
+    let repo = SolarRepo::new(std::sync::Arc::clone(&state.store));
+    let mut standings = Vec::new();
+    let mut consulted = Vec::new();
+    let (mut first, mut last) = (String::new(), String::new());
+    for meta in mine.iter().take(FLEET_LIMIT) {
+        let today = jiff::Timestamp::now().to_zoned_datetime(meta.tz()).date();
+        let to = today.yesterday().unwrap_or(today);
+        let from = to
+            .checked_sub(jiff::Span::new().days(period.days() - 1))
+            .unwrap_or(to);
+        (first, last) = (from.to_string(), to.to_string());
+        let k = moose_solardata::query::kpis(&repo, meta, from, to).await?;
+        consulted.push(json!({
+            "query": "kpis",
+            "route": format!("/api/systems/{}/kpis?from={from}&to={to}", meta.id),
+            "system": meta.id,
+            "performance_index": k.performance_index,
+        }));
+        standings.push(data::Standing {
+            system: data::SystemRef {
+                id: meta.id.as_str().to_owned(),
+                name: meta.name.clone(),
+            },
+            performance_index: k.performance_index,
+            specific_yield: k.specific_yield_kwh_per_kwp,
+        });
+    }
+    let mut answer = data::fleet_answer(period, &first, &last, &standings);
+    if mine.len() > FLEET_LIMIT {
+        answer.text.push_str(&format!(
+            "\nOnly the first {FLEET_LIMIT} of your {} systems were ranked; ask about a system by name.",
+            mine.len()
+        ));
+    }
+    Ok((answer, consulted))
 }
 
 /// "How is X doing?": the system's `STATUS` and open incidents, as
