@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::{Answer, Citation, Mode};
+use crate::{Answer, Citation};
 
 /// Which day a question asks about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -158,16 +158,14 @@ pub fn status_answer(fact: &StatusFact) -> Answer {
             ));
         }
     }
-    Answer {
+    Answer::offline(
         text,
-        citations: vec![Citation::Data {
+        vec![Citation::Data {
             query: "system status".into(),
             system: fact.system.id.clone(),
             period: "now".into(),
         }],
-        mode: Mode::Offline,
-        notice: Some(crate::offline::NOTICE.to_owned()),
-    }
+    )
 }
 
 /// The period of a fleet question.
@@ -269,12 +267,7 @@ pub fn fleet_answer(period: Period, from: &str, to: &str, standings: &[Standing]
             "\n{unranked} system(s) could not be ranked (no data or no position for the clear-sky model)."
         ));
     }
-    Answer {
-        text,
-        citations,
-        mode: Mode::Offline,
-        notice: Some(crate::offline::NOTICE.to_owned()),
-    }
+    Answer::offline(text, citations)
 }
 
 /// An action the caller asks the assistant to take. The assistant only ever *proposes* it:
@@ -358,16 +351,14 @@ pub fn energy_answer(fact: &EnergyFact) -> Answer {
             hidden / 1000.0
         ));
     }
-    Answer {
+    Answer::offline(
         text,
-        citations: vec![Citation::Data {
+        vec![Citation::Data {
             query: "daily energy".into(),
             system: fact.system.id.clone(),
             period: fact.date.clone(),
         }],
-        mode: Mode::Offline,
-        notice: Some(crate::offline::NOTICE.to_owned()),
-    }
+    )
 }
 
 /// The answer when the question's system is not clear: which of the caller's systems it could
@@ -383,12 +374,7 @@ pub fn unresolved_answer(resolved: &Resolved<'_>) -> Answer {
         ),
         _ => "None of the systems you can see matches that question. Name one of your systems (GET /api/systems lists them).".to_owned(),
     };
-    Answer {
-        text,
-        citations: Vec::new(),
-        mode: Mode::Offline,
-        notice: Some(crate::offline::NOTICE.to_owned()),
-    }
+    Answer::offline(text, Vec::new())
 }
 
 #[cfg(test)]

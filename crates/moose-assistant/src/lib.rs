@@ -55,6 +55,7 @@ pub enum Mode {
 
 /// An answer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[must_use]
 pub struct Answer {
     /// The answer in plain text.
     pub text: String,
@@ -64,4 +65,16 @@ pub struct Answer {
     pub mode: Mode,
     /// Said alongside (e.g. that no language model is configured).
     pub notice: Option<String>,
+}
+
+impl Answer {
+    /// An answer made without a language model, saying so.
+    pub fn offline(text: String, citations: Vec<Citation>) -> Self {
+        Self {
+            text,
+            citations,
+            mode: Mode::Offline,
+            notice: Some(offline::NOTICE.to_owned()),
+        }
+    }
 }

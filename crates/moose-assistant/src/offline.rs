@@ -8,7 +8,7 @@
 use moose_incidents::codes::{CodeTable, WhoActs};
 use moose_knowledge::KnowledgeBase;
 
-use crate::{Answer, Citation, Mode};
+use crate::{Answer, Citation};
 
 /// What an offline answer says about itself.
 pub const NOTICE: &str = "No language model is configured on this Moose: this answer was put together from Moose's state-code table and knowledge base.";
@@ -65,12 +65,7 @@ pub fn answer(question: &str, table: &CodeTable, kb: &KnowledgeBase) -> Answer {
             id: hit.chunk.id.clone(),
         });
     }
-    Answer {
-        text: text.trim_end().to_owned(),
-        citations,
-        mode: Mode::Offline,
-        notice: Some(NOTICE.to_owned()),
-    }
+    Answer::offline(text.trim_end().to_owned(), citations)
 }
 
 /// Whether the question names a state code the table knows (then it is a code question, not
@@ -115,6 +110,7 @@ fn first_sentences(text: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Mode;
 
     #[test]
     fn a_state_code_is_explained_from_the_table_and_its_article_cited() {

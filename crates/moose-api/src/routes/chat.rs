@@ -242,12 +242,10 @@ async fn propose_acknowledgement(
 ) -> Result<(moose_assistant::Answer, Option<Value>), ApiError> {
     let open = super::incidents::open_visible(state, &caller.0, 50).await?;
     let Some(incident) = open.iter().find(|i| i.acked_by.is_none()) else {
-        let answer = moose_assistant::Answer {
-            text: "You have no open, unacknowledged incident to acknowledge.".into(),
-            citations: Vec::new(),
-            mode: moose_assistant::Mode::Offline,
-            notice: Some(moose_assistant::offline::NOTICE.to_owned()),
-        };
+        let answer = moose_assistant::Answer::offline(
+            "You have no open, unacknowledged incident to acknowledge.".into(),
+            Vec::new(),
+        );
         return Ok((answer, None));
     };
     let id = uuid::Uuid::new_v4().to_string();
@@ -275,12 +273,7 @@ async fn propose_acknowledgement(
         "I can acknowledge \"{}\" (incident {}). Nothing is done until you confirm: POST /api/chat/actions/{id}/confirm within 15 minutes.",
         incident.title, incident.id
     );
-    let answer = moose_assistant::Answer {
-        text,
-        citations: Vec::new(),
-        mode: moose_assistant::Mode::Offline,
-        notice: Some(moose_assistant::offline::NOTICE.to_owned()),
-    };
+    let answer = moose_assistant::Answer::offline(text, Vec::new());
     let offered = json!({
         "id": id, "action": "acknowledge_incident", "incident": incident.id, "title": incident.title,
         "expires_at": expires, "confirm": format!("/api/chat/actions/{id}/confirm"),
@@ -550,17 +543,24 @@ async fn energy_answer(
     Ok((data::energy_answer(&fact), consulted))
 }
 
+/// The caller's chat items whose sort key begins with `prefix`.
+async fn chat_items(
+    state: &AppState,
+    caller: &Caller,
+    prefix: String,
+) -> Result<Vec<Item>, ApiError> {
+    let q = Query::partition(keys::chat_pk(&caller.0.user.id))
+        .begins_with(prefix)
+        .limit(1000);
+    Ok(state.store.query_all(&q).await?)
+}
+
 /// The caller's conversations, most recently active first.
 pub(crate) async fn conversations(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let q = Query::partition(keys::chat_pk(&caller.0.user.id))
-        .begins_with(keys::CHAT_CONVERSATION_PREFIX)
-        .limit(1000);
-    let mut list: Vec<Value> = state
-        .store
-        .query_all(&q)
+    let mut list: Vec<Value> = chat_items(&state, &caller, keys::CHAT_CONVERSATION_PREFIX.into())
         .await?
         .into_iter()
         .map(|item| Value::Object(item.attrs))
@@ -583,12 +583,7 @@ pub(crate) async fn conversation(
         .get(&conversation_key(&caller, &id))
         .await?
         .ok_or_else(not_found)?;
-    let q = Query::partition(keys::chat_pk(&caller.0.user.id))
-        .begins_with(keys::chat_messages_prefix(&id))
-        .limit(1000);
-    let messages: Vec<Value> = state
-        .store
-        .query_all(&q)
+    let messages: Vec<Value> = chat_items(&state, &caller, keys::chat_messages_prefix(&id))
         .await?
         .into_iter()
         .map(|item| Value::Object(item.attrs))
@@ -611,12 +606,7 @@ pub(crate) async fn delete_conversation(
     if state.store.get(&key).await?.is_none() {
         return Err(not_found());
     }
-    let q = Query::partition(keys::chat_pk(&caller.0.user.id))
-        .begins_with(keys::chat_messages_prefix(&id))
-        .limit(1000);
-    let mut ops: Vec<BatchOp> = state
-        .store
-        .query_all(&q)
+    let mut ops: Vec<BatchOp> = chat_items(&state, &caller, keys::chat_messages_prefix(&id))
         .await?
         .into_iter()
         .map(|item| BatchOp::Delete(item.key))
