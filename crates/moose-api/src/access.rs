@@ -117,3 +117,25 @@ async fn decide(
 fn no_such_system() -> ApiError {
     ApiError::NotFound("no such system".into())
 }
+
+/// The access rule of a system-scoped route, applied outside a route: for the assistant's tools
+/// and its confirmed actions, which must obey exactly what the HTTP API would. A missing
+/// system and an invisible one give the same answer.
+pub(crate) async fn authorize_system(
+    state: &AppState,
+    principal: &Principal,
+    system: &SystemId,
+    rule: Rule,
+) -> Result<(), ApiError> {
+    if !state.auth.system_exists(system).await? {
+        return Err(no_such_system());
+    }
+    let membership = state.auth.membership(&principal.user.id, system).await?;
+    let is_read = rule == Rule::SystemRead;
+    moose_auth::policy::authorize(Some(principal), rule, is_read, Some(system), membership).map_err(
+        |denied| match denied {
+            moose_auth::Denied::Hidden => no_such_system(),
+            other => other.into(),
+        },
+    )
+}

@@ -42,6 +42,39 @@ pub struct AppState {
     pub auth: AuthService,
     /// The running Moose version, reported by `/health`.
     pub version: &'static str,
+    /// The O&M assistant of `chat-service`.
+    pub assistant: Arc<moose_assistant::Assistant>,
+    /// How the assistant's conversations and budgets are kept.
+    pub chat: ChatSettings,
+}
+
+/// How `chat-service` keeps conversations and spends tokens.
+#[derive(Debug, Clone, Copy)]
+pub struct ChatSettings {
+    /// Days a conversation is kept after its last message.
+    pub retention_days: u32,
+    /// Language-model tokens one user may use per UTC day (then answers are offline).
+    pub daily_tokens_per_user: u64,
+}
+
+impl Default for ChatSettings {
+    fn default() -> Self {
+        Self {
+            retention_days: 90,
+            daily_tokens_per_user: 200_000,
+        }
+    }
+}
+
+/// The assistant with no language model: BM25 over the built-in knowledge base.
+pub fn offline_assistant() -> moose_assistant::Assistant {
+    moose_assistant::Assistant::new(
+        None,
+        moose_assistant::retrieval::Retriever::lexical(
+            moose_assistant::retrieval::KnowledgeSource::Builtin,
+        ),
+        moose_assistant::Limits::default(),
+    )
 }
 
 impl AppState {
@@ -51,6 +84,8 @@ impl AppState {
             auth: AuthService::new(Arc::clone(&store), auth),
             store,
             version: env!("CARGO_PKG_VERSION"),
+            assistant: Arc::new(offline_assistant()),
+            chat: ChatSettings::default(),
         }
     }
 }

@@ -9,7 +9,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use moose_api::ChatSettings;
 use moose_api::{AppState, ConnectionLimits, HttpLimits};
+use moose_assistant::llm::{LlmClient, LlmSettings};
+use moose_assistant::pinecone::{PineconeClient, PineconeSettings};
+use moose_assistant::retrieval::{KnowledgeSource, Retriever, VectorIndex};
+use moose_assistant::{Assistant, Limits};
 use moose_auth::{AuthService, AuthSettings};
 use moose_config::{Config, StoreBackend};
 use moose_incidents::IncidentRepo;
@@ -55,6 +60,7 @@ pub struct App {
     config: Arc<Config>,
     store: Arc<dyn Store>,
     auth: AuthService,
+    assistant: Arc<Assistant>,
 }
 
 fn secs(n: u64) -> Duration {
@@ -75,10 +81,12 @@ impl App {
     /// Builds Moose over a store that is already open (tests, and hosts that share one).
     pub fn with_store(config: Config, store: Arc<dyn Store>) -> Self {
         let auth = AuthService::new(Arc::clone(&store), auth_settings(&config));
+        let assistant = Arc::new(build_assistant(&config, &store));
         Self {
             config: Arc::new(config),
             store,
             auth,
+            assistant,
         }
     }
 
@@ -118,7 +126,18 @@ impl App {
             store: Arc::clone(&self.store),
             auth: self.auth.clone(),
             version: env!("CARGO_PKG_VERSION"),
+            assistant: Arc::clone(&self.assistant),
+            chat: ChatSettings {
+                retention_days: u32::try_from(self.config.assistant.retention_days)
+                    .unwrap_or(u32::MAX),
+                daily_tokens_per_user: self.config.assistant.daily_tokens_per_user,
+            },
         }
+    }
+
+    /// The O&M assistant of `chat-service` (built cheaply; its knowledge base loads on first use).
+    pub fn assistant(&self) -> &Arc<Assistant> {
+        &self.assistant
     }
 
     /// Per-request limits of the HTTP API.
@@ -316,6 +335,50 @@ impl App {
             sns,
             ops_topic_arn: self.ops_topic_arn().map(str::to_owned),
         })
+    }
+}
+
+/// The assistant the configuration describes: the language model if one is configured, and
+/// hybrid retrieval (Pinecone, or vectors in the store) if an embeddings model is.
+fn build_assistant(config: &Config, store: &Arc<dyn Store>) -> Assistant {
+    let a = &config.assistant;
+    let mut settings = LlmSettings::new(
+        a.openai_base_url.clone(),
+        a.openai_api_key.clone(),
+        a.model.clone(),
+    );
+    settings.timeout = secs(a.timeout_secs);
+    settings.embedding_model = a.embeddings().map(str::to_owned);
+    let client = LlmClient::new(settings);
+    let source = match &a.knowledge_dir {
+        Some(dir) => KnowledgeSource::Dir(dir.clone()),
+        None => KnowledgeSource::Builtin,
+    };
+    let retriever = match a.embeddings() {
+        Some(_) => Retriever::hybrid(source, client.clone(), vector_index(config, store)),
+        None => Retriever::lexical(source),
+    };
+    Assistant::new(
+        a.has_model().then_some(client),
+        retriever,
+        Limits::default(),
+    )
+}
+
+/// Where the knowledge vectors live: the Pinecone index when one is configured, the store
+/// otherwise.
+pub fn vector_index(config: &Config, store: &Arc<dyn Store>) -> VectorIndex {
+    let a = &config.assistant;
+    match (&a.pinecone_api_key, &a.pinecone_index_name) {
+        (Some(key), Some(name)) => VectorIndex::Pinecone(PineconeClient::new(PineconeSettings {
+            api_key: key.clone(),
+            index_name: name.clone(),
+            control_url: a.pinecone_controller_url.clone(),
+            index_host: a.pinecone_index_host.clone(),
+            namespace: a.pinecone_namespace.clone(),
+            timeout: secs(a.timeout_secs.min(10)),
+        })),
+        _ => VectorIndex::Store(Arc::clone(store)),
     }
 }
 

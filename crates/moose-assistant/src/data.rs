@@ -276,14 +276,66 @@ pub fn fleet_answer(period: Period, from: &str, to: &str, standings: &[Standing]
 pub enum ActionIntent {
     /// Acknowledge an open incident.
     Acknowledge,
+    /// Hold a system's notifications for a while.
+    Snooze,
+    /// Open a maintenance window on a system.
+    Maintenance,
 }
 
-/// Whether a question asks for an action.
+/// Whether a question asks for an action ("acknowledge the open incident", "snooze Cologne for
+/// 2 days", "open a maintenance window on Milan for 6 hours").
 pub fn action_intent(question: &str) -> Option<ActionIntent> {
-    words(question)
+    let w = words(question);
+    let has = |x: &str| w.iter().any(|y| y == x);
+    if w.iter()
+        .any(|x| matches!(x.as_str(), "acknowledge" | "ack" | "acknowledged"))
+    {
+        return Some(ActionIntent::Acknowledge);
+    }
+    if w.iter()
+        .any(|x| matches!(x.as_str(), "snooze" | "mute" | "silence"))
+        && !has("how")
+    {
+        return Some(ActionIntent::Snooze);
+    }
+    let asks = w
         .iter()
-        .any(|w| matches!(w.as_str(), "acknowledge" | "ack" | "acknowledged"))
-        .then_some(ActionIntent::Acknowledge)
+        .any(|x| matches!(x.as_str(), "open" | "plan" | "schedule" | "start" | "put"));
+    (has("maintenance") && asks && !has("how") && !has("when") && !has("what"))
+        .then_some(ActionIntent::Maintenance)
+}
+
+/// "for 3 days", "for 12 hours", "2h": the duration a request names, in hours (at most 30 days).
+pub fn duration_hours(question: &str) -> Option<i64> {
+    let w = words(question);
+    for (i, x) in w.iter().enumerate() {
+        let (num, unit) = match x.find(|c: char| !c.is_ascii_digit()) {
+            Some(0) | None => (x.as_str(), w.get(i + 1).map_or("", String::as_str)),
+            Some(k) => (&x[..k], &x[k..]),
+        };
+        let Ok(n) = num.parse::<i64>() else { continue };
+        let hours = match unit {
+            "h" | "hour" | "hours" | "hr" | "hrs" => n,
+            "d" | "day" | "days" => n * 24,
+            "week" | "weeks" => n * 168,
+            _ => continue,
+        };
+        return Some(hours.clamp(1, 720));
+    }
+    None
+}
+
+/// Whether a question asks how fresh the data is ("when did X last send data?", "is my data up
+/// to date?").
+pub fn freshness_question(question: &str) -> bool {
+    let w = words(question);
+    let has = |x: &str| w.iter().any(|y| y == x);
+    has("fresh")
+        || has("freshness")
+        || (has("up") && has("to") && has("date"))
+        || (has("last")
+            && (has("data") || has("report") || has("reported") || has("send") || has("sent")))
+        || (has("newest") && has("data"))
 }
 
 /// Words of a system name that say nothing about which system it is.
@@ -479,6 +531,23 @@ mod tests {
             Some(ActionIntent::Acknowledge)
         );
         assert_eq!(action_intent("what does acknowledgement mean"), None);
+        assert_eq!(
+            action_intent("snooze Cologne for 2 days"),
+            Some(ActionIntent::Snooze)
+        );
+        assert_eq!(
+            action_intent("open a maintenance window on Milan for 6 hours"),
+            Some(ActionIntent::Maintenance)
+        );
+        assert_eq!(action_intent("how often is maintenance needed?"), None);
+        assert_eq!(duration_hours("snooze Cologne for 2 days"), Some(48));
+        assert_eq!(duration_hours("for 6 hours please"), Some(6));
+        assert_eq!(duration_hours("3h"), Some(3));
+        assert_eq!(duration_hours("for 999 days"), Some(720));
+        assert_eq!(duration_hours("the 447 code"), None);
+        assert!(freshness_question("When did Cologne last send data?"));
+        assert!(freshness_question("is my data up to date"));
+        assert!(!freshness_question("what does 447 mean"));
     }
 
     #[test]

@@ -1,14 +1,27 @@
 //! The O&M assistant behind `chat-service`.
 //!
-//! This first part is the **offline answerer** ([`offline`]): with no language model
-//! configured it still answers, from the explained state-code table and the knowledge base,
-//! in plain sentences with citations (article and heading), and says that no language model
-//! is configured; questions about a system's production are answered from facts the host reads
-//! under the caller's access ([`data`]). Answers are values ([`Answer`]); reading data, storing
-//! conversations and serving them is the API's business.
+//! [`engine::Assistant`] answers a turn: with a language model (any OpenAI-compatible server,
+//! [`llm`]) that reaches Moose's data only through [`tools`] the host implements under the
+//! caller's identity, or — with no model, when the model fails, is out of quota or the caller's
+//! token budget is spent, or when its answer states a figure no tool gave ([`grounding`]) — with
+//! the **offline answerer** ([`offline`]), which routes the question to the same tools and
+//! answers in plain sentences with the exact figures. Knowledge passages come from hybrid
+//! retrieval ([`retrieval`]: BM25, plus dense vectors in Pinecone ([`pinecone`]) or the store).
+//! Actions are only ever proposed. Answers are values ([`Answer`]); storing conversations and
+//! serving them is the API's business.
 
 pub mod data;
+pub mod engine;
+pub mod grounding;
+pub mod llm;
+pub mod metrics;
 pub mod offline;
+pub mod pinecone;
+pub mod retrieval;
+pub mod tools;
+
+pub use engine::{Assistant, Limits, Turn};
+pub use tools::{ToolError, Toolbox};
 
 use serde::Serialize;
 
@@ -51,6 +64,8 @@ pub enum Citation {
 pub enum Mode {
     /// Without a language model, from the tools and the knowledge base.
     Offline,
+    /// By the language model, with the tools.
+    Model,
 }
 
 /// An answer.
@@ -65,6 +80,12 @@ pub struct Answer {
     pub mode: Mode,
     /// Said alongside (e.g. that no language model is configured).
     pub notice: Option<String>,
+    /// Tokens the language model used this turn.
+    pub usage: Option<llm::Usage>,
+    /// The tool calls of the turn and what they returned.
+    pub consulted: Vec<tools::ToolRecord>,
+    /// Actions proposed this turn, waiting for the user's confirmation.
+    pub proposed: Vec<serde_json::Value>,
 }
 
 impl Answer {
@@ -75,6 +96,9 @@ impl Answer {
             citations,
             mode: Mode::Offline,
             notice: Some(offline::NOTICE.to_owned()),
+            usage: None,
+            consulted: Vec::new(),
+            proposed: Vec::new(),
         }
     }
 }

@@ -292,13 +292,76 @@ impl Default for AuthConfig {
 }
 
 /// The chat assistant's model and knowledge base.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AssistantConfig {
     /// OpenAI API key.
     pub openai_api_key: Option<Secret>,
+    /// Base URL of the OpenAI-compatible server.
+    pub openai_base_url: String,
+    /// Chat model.
+    pub model: String,
+    /// Embeddings model for dense retrieval (empty: BM25 only).
+    pub embedding_model: String,
+    /// Deadline of one model call, retries included, seconds.
+    pub timeout_secs: u64,
+    /// Language-model tokens one user may use per UTC day.
+    pub daily_tokens_per_user: u64,
+    /// Days a conversation is kept after its last message.
+    pub retention_days: u64,
+    /// A folder of Markdown articles replacing the built-in knowledge base.
+    pub knowledge_dir: Option<std::path::PathBuf>,
     /// Pinecone API key.
     pub pinecone_api_key: Option<Secret>,
     /// Pinecone index holding the maintenance knowledge base.
     pub pinecone_index_name: Option<String>,
+    /// Pinecone's control plane.
+    pub pinecone_controller_url: String,
+    /// The index's data-plane host (skips the describe call).
+    pub pinecone_index_host: Option<String>,
+    /// Namespace of the knowledge vectors (empty: the default namespace).
+    pub pinecone_namespace: String,
+}
+
+/// OpenAI's API, the default model server.
+pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+
+impl Default for AssistantConfig {
+    fn default() -> Self {
+        Self {
+            openai_api_key: None,
+            openai_base_url: OPENAI_BASE_URL.into(),
+            model: "gpt-4.1-mini".into(),
+            embedding_model: String::new(),
+            timeout_secs: 30,
+            daily_tokens_per_user: 200_000,
+            retention_days: 90,
+            knowledge_dir: None,
+            pinecone_api_key: None,
+            pinecone_index_name: None,
+            pinecone_controller_url: "https://api.pinecone.io".into(),
+            pinecone_index_host: None,
+            pinecone_namespace: String::new(),
+        }
+    }
+}
+
+impl AssistantConfig {
+    /// Whether a language model is configured: an API key, or a server of its own (Ollama,
+    /// llama.cpp and vLLM need no key).
+    pub fn has_model(&self) -> bool {
+        self.openai_api_key.is_some() || self.openai_base_url != OPENAI_BASE_URL
+    }
+
+    /// The embeddings model: the configured one, or `text-embedding-3-small` (the old system's
+    /// 1,536-dimension vectors) when a Pinecone index is configured without one.
+    pub fn embeddings(&self) -> Option<&str> {
+        if !self.embedding_model.is_empty() {
+            Some(&self.embedding_model)
+        } else if self.pinecone_index_name.is_some() {
+            Some("text-embedding-3-small")
+        } else {
+            None
+        }
+    }
 }

@@ -17,7 +17,25 @@ pub(crate) fn check(config: &Config, origin: impl Fn(&str) -> String) -> Vec<Pro
         });
     };
 
-    let ranges: [(&str, u64, u64, u64); 18] = [
+    let ranges: [(&str, u64, u64, u64); 21] = [
+        (
+            "assistant.timeout_secs",
+            config.assistant.timeout_secs,
+            1,
+            120,
+        ),
+        (
+            "assistant.daily_tokens_per_user",
+            config.assistant.daily_tokens_per_user,
+            0,
+            100_000_000,
+        ),
+        (
+            "assistant.retention_days",
+            config.assistant.retention_days,
+            1,
+            3650,
+        ),
         (
             "jobs.notify_lease_secs",
             config.jobs.notify_lease_secs,
@@ -208,6 +226,26 @@ pub(crate) fn check(config: &Config, origin: impl Fn(&str) -> String) -> Vec<Pro
         && let Err(e) = check_url(url)
     {
         fail("supabase.url", e);
+    }
+    let a = &config.assistant;
+    for (path, url) in [
+        ("assistant.openai_base_url", Some(&a.openai_base_url)),
+        (
+            "assistant.pinecone_controller_url",
+            Some(&a.pinecone_controller_url),
+        ),
+    ] {
+        if let Some(url) = url
+            && let Err(e) = check_url(url)
+        {
+            fail(path, e);
+        }
+    }
+    if a.pinecone_api_key.is_some() != a.pinecone_index_name.is_some() {
+        fail(
+            "assistant.pinecone_index_name",
+            "Pinecone needs both PINECONE_API_KEY and PINECONE_INDEX_NAME".into(),
+        );
     }
     problems
 }

@@ -180,6 +180,23 @@ pub fn chat_message_sk(conversation: &str, at: &str, n: u8) -> String {
     format!("{}{at}#{n}", chat_messages_prefix(conversation))
 }
 
+/// Partition of the knowledge base's vectors kept in the store (when no Pinecone index is
+/// configured).
+pub const KNOWLEDGE_PK: &str = "Knowledge";
+
+/// Sort-key prefix of a stored knowledge vector.
+pub const KNOWLEDGE_VECTOR_PREFIX: &str = "Vec#";
+
+/// `Vec#<chunk>`: the stored vector of a knowledge chunk.
+pub fn knowledge_vector_sk(chunk: &str) -> String {
+    format!("{KNOWLEDGE_VECTOR_PREFIX}{chunk}")
+}
+
+/// `Budget#<UTC day>`: a user's assistant token usage on a day, in the [`chat_pk`] partition.
+pub fn chat_budget_sk(day: &str) -> String {
+    format!("Budget#{day}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,15 +12,14 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use moose_assistant::data;
+use moose_assistant::Turn;
+use moose_assistant::tools::ActionRequest;
 use moose_domain::{keys, time::now_utc};
-use moose_incidents::CodeTable;
-use moose_knowledge::KnowledgeBase;
-use moose_solardata::{SolarRepo, SystemMeta};
-use moose_store::{BatchOp, Condition, Item, Key, Query, StoreExt, TxOp};
+use moose_store::{BatchOp, Condition, Item, Key, Query, SortCondition, StoreExt, TxOp};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::chat_tools::{CallerTools, execute};
 use super::{Caller, ClientIp};
 use crate::{ApiError, ApiJson, ApiPath, AppState};
 
@@ -28,6 +27,8 @@ use crate::{ApiError, ApiJson, ApiPath, AppState};
 const MAX_MESSAGE: usize = 4000;
 /// Longest conversation title, characters.
 const TITLE_CHARS: usize = 80;
+/// GSI1 partition ordering every conversation by its last activity, for the retention sweep.
+const ACTIVITY_PK: &str = "ChatActivity";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -59,12 +60,28 @@ fn valid_id(id: &str) -> bool {
     uuid::Uuid::parse_str(id).is_ok()
 }
 
-pub(crate) async fn chat(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: axum::http::HeaderMap,
-    ApiJson(body): ApiJson<ChatRequest>,
-) -> Result<axum::response::Response, ApiError> {
+fn attrs(v: Value) -> serde_json::Map<String, Value> {
+    match v {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// The instant before which conversations have expired.
+fn retention_cutoff(state: &AppState) -> jiff::Timestamp {
+    let days = i64::from(state.chat.retention_days);
+    jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * days)
+}
+
+/// Whether a conversation item has outlived the retention period.
+fn expired(state: &AppState, conversation: &Item) -> bool {
+    conversation
+        .str_attr("updated_at")
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .is_some_and(|t| t < retention_cutoff(state))
+}
+
+fn validate(body: &ChatRequest, caller: &Caller) -> Result<String, ApiError> {
     if let Some(claimed) = &body.user_id
         && claimed != caller.0.user.id.as_str()
     {
@@ -89,86 +106,128 @@ pub(crate) async fn chat(
             "username: at most 200 characters",
         ));
     }
-    let at = now_utc();
-    let (id, created_at, title) = match &body.conversation_id {
-        Some(id) => {
-            if !valid_id(id) {
-                return Err(not_found());
-            }
-            let item = state
-                .store
-                .get(&conversation_key(&caller, id))
-                .await?
-                .ok_or_else(not_found)?;
+    if body.system_id.as_ref().is_some_and(|s| s.len() > 200) {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "system_id: at most 200 characters",
+        ));
+    }
+    Ok(message.to_owned())
+}
+
+/// A conversation as it stands before this turn.
+struct Conversation {
+    id: String,
+    created_at: String,
+    title: String,
+    history: Vec<(String, String)>,
+}
+
+async fn open_conversation(
+    state: &AppState,
+    caller: &Caller,
+    requested: Option<&str>,
+    message: &str,
+    at: &str,
+) -> Result<Conversation, ApiError> {
+    let Some(id) = requested else {
+        return Ok(Conversation {
+            id: uuid::Uuid::new_v4().to_string(),
+            created_at: at.to_owned(),
+            title: message.chars().take(TITLE_CHARS).collect(),
+            history: Vec::new(),
+        });
+    };
+    if !valid_id(id) {
+        return Err(not_found());
+    }
+    let item = state
+        .store
+        .get(&conversation_key(caller, id))
+        .await?
+        .filter(|c| !expired(state, c))
+        .ok_or_else(not_found)?;
+    let history = chat_items(state, caller, keys::chat_messages_prefix(id))
+        .await?
+        .into_iter()
+        .map(|m| {
             (
-                id.clone(),
-                item.str_attr("created_at").unwrap_or_default().to_owned(),
-                item.str_attr("title").unwrap_or_default().to_owned(),
+                m.str_attr("role").unwrap_or("user").to_owned(),
+                m.str_attr("text").unwrap_or_default().to_owned(),
             )
-        }
-        None => (
-            uuid::Uuid::new_v4().to_string(),
-            at.to_string(),
-            message.chars().take(TITLE_CHARS).collect(),
-        ),
-    };
-    let mut proposed = Vec::new();
-    let (answer, consulted) = if data::action_intent(message).is_some() {
-        let (answer, proposal) = propose_acknowledgement(&state, &caller, &id).await?;
-        proposed.extend(proposal);
-        (answer, Vec::new())
-    } else {
-        match data::energy_question(message) {
-            Some(q) => {
-                energy_answer(&state, &caller, message, q, body.system_id.as_deref()).await?
-            }
-            None if data::fleet_question(message).is_some() => {
-                let period = data::fleet_question(message).unwrap_or(data::Period::Week);
-                fleet_answer(&state, &caller, period).await?
-            }
-            None if data::status_question(message)
-                && !moose_assistant::offline::names_a_state_code(message) =>
-            {
-                status_answer(&state, &caller, message, body.system_id.as_deref()).await?
-            }
-            None => (
-                moose_assistant::offline::answer(
-                    message,
-                    CodeTable::builtin(),
-                    KnowledgeBase::builtin(),
-                ),
-                Vec::new(),
-            ),
-        }
-    };
-    let pk = keys::chat_pk(&caller.0.user.id);
+        })
+        .collect();
+    Ok(Conversation {
+        id: id.to_owned(),
+        created_at: item.str_attr("created_at").unwrap_or_default().to_owned(),
+        title: item.str_attr("title").unwrap_or_default().to_owned(),
+        history,
+    })
+}
+
+/// `POST /api/chat`: one turn of the assistant, as the caller.
+pub(crate) async fn chat(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    ApiJson(body): ApiJson<ChatRequest>,
+) -> Result<axum::response::Response, ApiError> {
+    let message = validate(&body, &caller)?;
+    sweep_expired(&state).await;
+    let at = now_utc();
     let stamp = at.to_string();
-    let attrs = |v: Value| v.as_object().cloned().unwrap_or_default();
+    let conv = open_conversation(
+        &state,
+        &caller,
+        body.conversation_id.as_deref(),
+        &message,
+        &stamp,
+    )
+    .await?;
+    let day = &stamp[..10];
+    let used = tokens_used(&state, &caller, day).await?;
+    let turn = Turn {
+        question: message.clone(),
+        history: conv.history.clone(),
+        system_id: body.system_id.clone(),
+        tokens_left: Some(state.chat.daily_tokens_per_user.saturating_sub(used)),
+    };
+    let tools = CallerTools {
+        state: state.clone(),
+        principal: caller.0.clone(),
+        conversation: conv.id.clone(),
+    };
+    let answer = state.assistant.answer(&turn, &tools).await;
+    if let Some(u) = answer.usage {
+        add_tokens(&state, &caller, day, u.total_tokens).await?;
+    }
+    let consulted: Vec<Value> = answer
+        .consulted
+        .iter()
+        .map(|r| json!({"tool": r.tool, "arguments": r.arguments, "result": r.result}))
+        .collect();
+    let pk = keys::chat_pk(&caller.0.user.id);
     let ops = vec![
         TxOp::Put {
             item: Item::new(
-                Key::new(pk.clone(), keys::chat_conversation_sk(&id)),
-                attrs(
-                    json!({"id": id, "title": title, "created_at": created_at, "updated_at": stamp}),
-                ),
+                Key::new(pk.clone(), keys::chat_conversation_sk(&conv.id)),
+                attrs(json!({"id": conv.id, "title": conv.title, "created_at": conv.created_at, "updated_at": stamp})),
+            )
+            .with_gsi1(ACTIVITY_PK, format!("{stamp}#{}#{}", caller.0.user.id, conv.id)),
+            condition: Condition::None,
+        },
+        TxOp::Put {
+            item: Item::new(
+                Key::new(pk.clone(), keys::chat_message_sk(&conv.id, &stamp, 0)),
+                attrs(json!({"role": "user", "text": message, "username": body.username, "system_id": body.system_id, "at": stamp})),
             ),
             condition: Condition::None,
         },
         TxOp::Put {
             item: Item::new(
-                Key::new(pk.clone(), keys::chat_message_sk(&id, &stamp, 0)),
-                attrs(
-                    json!({"role": "user", "text": message, "username": body.username, "system_id": body.system_id, "at": stamp}),
-                ),
-            ),
-            condition: Condition::None,
-        },
-        TxOp::Put {
-            item: Item::new(
-                Key::new(pk, keys::chat_message_sk(&id, &stamp, 1)),
-                attrs(
-                    json!({"role": "assistant", "text": answer.text, "citations": answer.citations, "mode": answer.mode, "at": stamp}),
-                ),
+                Key::new(pk, keys::chat_message_sk(&conv.id, &stamp, 1)),
+                attrs(json!({"role": "assistant", "text": answer.text, "citations": answer.citations, "mode": answer.mode,
+                             "usage": answer.usage, "proposed_actions": answer.proposed, "tools": answer.consulted.iter().map(|r| r.tool.clone()).collect::<Vec<_>>(), "at": stamp})),
             ),
             condition: Condition::None,
         },
@@ -176,12 +235,12 @@ pub(crate) async fn chat(
     state.store.transact(ops).await?;
     let reply = json!({
         "response": answer.text,
-        "conversation_id": id,
+        "conversation_id": conv.id,
         "citations": answer.citations,
         "data_consulted": consulted,
-        "proposed_actions": proposed,
+        "proposed_actions": answer.proposed,
         "mode": answer.mode,
-        "usage": null,
+        "usage": answer.usage,
         "notice": answer.notice,
     });
     let wants_stream = headers
@@ -195,9 +254,102 @@ pub(crate) async fn chat(
     })
 }
 
+/// The caller's tokens used on a UTC day.
+async fn tokens_used(state: &AppState, caller: &Caller, day: &str) -> Result<u64, ApiError> {
+    let key = Key::new(keys::chat_pk(&caller.0.user.id), keys::chat_budget_sk(day));
+    Ok(state
+        .store
+        .get(&key)
+        .await?
+        .and_then(|i| i.attrs.get("tokens").and_then(Value::as_u64))
+        .unwrap_or(0))
+}
+
+/// Adds to the caller's tokens of the day; concurrent turns cannot lose an addition.
+async fn add_tokens(state: &AppState, caller: &Caller, day: &str, n: u64) -> Result<(), ApiError> {
+    let key = Key::new(keys::chat_pk(&caller.0.user.id), keys::chat_budget_sk(day));
+    for _ in 0..5 {
+        let current = state.store.get(&key).await?;
+        let (old, condition) = match &current {
+            Some(i) => {
+                let old = i.attrs.get("tokens").cloned().unwrap_or(json!(0));
+                (
+                    old.as_u64().unwrap_or(0),
+                    Condition::AttributeEquals {
+                        name: "tokens".into(),
+                        value: old,
+                    },
+                )
+            }
+            None => (0, Condition::NotExists),
+        };
+        let item = Item::new(key.clone(), attrs(json!({"tokens": old + n, "day": day})));
+        match state.store.put(item, condition).await {
+            Ok(()) => return Ok(()),
+            Err(moose_store::StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    tracing::warn!("the token budget kept changing; this turn's tokens were not counted");
+    Ok(())
+}
+
+/// Deletes conversations whose last activity is older than the retention period, a page at a
+/// time, at most once a minute per process (both hosts run it on chat requests).
+async fn sweep_expired(state: &AppState) {
+    static LAST: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+    {
+        let Ok(mut last) = LAST.lock() else { return };
+        if last.is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(60)) {
+            return;
+        }
+        *last = Some(std::time::Instant::now());
+    }
+    let cutoff = retention_cutoff(state).to_string();
+    let q = Query::gsi1(ACTIVITY_PK)
+        .sort(SortCondition::AtMost(cutoff))
+        .limit(25);
+    let page = match state.store.query(&q).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e, "the conversation retention sweep failed");
+            return;
+        }
+    };
+    for conv in page.items {
+        let Some(id) = conv.str_attr("id").map(str::to_owned) else {
+            continue;
+        };
+        if let Err(e) = delete_all(state, &conv.key.pk, &id).await {
+            tracing::warn!(error = %e, "an expired conversation could not be deleted");
+        }
+    }
+}
+
+/// Deletes a conversation and its messages from partition `pk`.
+async fn delete_all(state: &AppState, pk: &str, id: &str) -> Result<(), ApiError> {
+    let q = Query::partition(pk.to_owned()).begins_with(keys::chat_messages_prefix(id));
+    let mut ops: Vec<BatchOp> = state
+        .store
+        .query_all(&q)
+        .await?
+        .into_iter()
+        .map(|item| BatchOp::Delete(item.key))
+        .collect();
+    ops.push(BatchOp::Delete(Key::new(
+        pk.to_owned(),
+        keys::chat_conversation_sk(id),
+    )));
+    for chunk in ops.chunks(25) {
+        state.store.batch_write(chunk.to_vec()).await?;
+    }
+    Ok(())
+}
+
 /// The reply as server-sent events: `meta` (conversation and mode), the answer's text in
-/// `delta` pieces (a sentence or line each), then `done` with the whole JSON reply. On Lambda
-/// the events arrive together in one buffered body.
+/// `delta` pieces (a sentence or line each), then `done` with the whole JSON reply. The text is
+/// checked against the tools' figures before any of it is sent, so the deltas follow the
+/// finished answer; on Lambda the events arrive together in one buffered body.
 fn stream(reply: &Value, text: &str) -> impl IntoResponse {
     use axum::response::sse::{Event, Sse};
     let mut events = vec![Event::default().event("meta").data(
@@ -228,62 +380,9 @@ fn stream(reply: &Value, text: &str) -> impl IntoResponse {
     ))
 }
 
-/// How long a proposed action waits for its confirmation.
-const PROPOSAL_TTL: jiff::SignedDuration = jiff::SignedDuration::from_mins(15);
-
-/// "Acknowledge the open incident": the newest open incident the caller may see becomes a
-/// proposal stored in the caller's partition; nothing is acknowledged until the caller confirms
-/// it (`POST /api/chat/actions/{id}/confirm`). Whatever the message says ("all", instructions
-/// planted anywhere), at most one proposal for one incident comes out of a turn.
-async fn propose_acknowledgement(
-    state: &AppState,
-    caller: &Caller,
-    conversation: &str,
-) -> Result<(moose_assistant::Answer, Option<Value>), ApiError> {
-    let open = super::incidents::open_visible(state, &caller.0, 50).await?;
-    let Some(incident) = open.iter().find(|i| i.acked_by.is_none()) else {
-        let answer = moose_assistant::Answer::offline(
-            "You have no open, unacknowledged incident to acknowledge.".into(),
-            Vec::new(),
-        );
-        return Ok((answer, None));
-    };
-    let id = uuid::Uuid::new_v4().to_string();
-    let now = jiff::Timestamp::now();
-    let expires = now + PROPOSAL_TTL;
-    let proposal = json!({
-        "id": id, "action": "acknowledge_incident", "incident": incident.id,
-        "title": incident.title, "conversation_id": conversation, "status": "pending",
-        "created_at": now, "expires_at": expires,
-    });
-    state
-        .store
-        .put(
-            Item::new(
-                Key::new(
-                    keys::chat_pk(&caller.0.user.id),
-                    keys::chat_proposal_sk(&id),
-                ),
-                proposal.as_object().cloned().unwrap_or_default(),
-            ),
-            Condition::NotExists,
-        )
-        .await?;
-    let text = format!(
-        "I can acknowledge \"{}\" (incident {}). Nothing is done until you confirm: POST /api/chat/actions/{id}/confirm within 15 minutes.",
-        incident.title, incident.id
-    );
-    let answer = moose_assistant::Answer::offline(text, Vec::new());
-    let offered = json!({
-        "id": id, "action": "acknowledge_incident", "incident": incident.id, "title": incident.title,
-        "expires_at": expires, "confirm": format!("/api/chat/actions/{id}/confirm"),
-    });
-    Ok((answer, Some(offered)))
-}
-
 /// Confirms a proposed action: executes it as the caller, under the same rule as the HTTP
-/// route it stands for. Another user's proposal answers 404 like an unknown one; a proposal
-/// runs once.
+/// route it stands for (checked again now). Another user's proposal answers 404 like an
+/// unknown one; a proposal runs once.
 pub(crate) async fn confirm(
     State(state): State<AppState>,
     caller: Caller,
@@ -313,7 +412,12 @@ pub(crate) async fn confirm(
             "this proposed action has expired; ask again".into(),
         ));
     }
-    let incident = item.str_attr("incident").unwrap_or_default().to_owned();
+    let request: ActionRequest = item
+        .attrs
+        .get("request")
+        .cloned()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .ok_or_else(missing)?;
     // Claim it first: two confirmations cannot both run it.
     let mut done = item.clone();
     done.attrs.insert("status".into(), json!("confirmed"));
@@ -333,214 +437,11 @@ pub(crate) async fn confirm(
             }
             other => other.into(),
         })?;
-    let acked = super::incidents::acknowledge_as(
-        &state,
-        &caller.0,
-        &incident,
-        Some("confirmed in the assistant"),
-        ip.as_deref(),
-    )
-    .await?;
-    Ok(axum::Json(json!({
-        "id": id, "action": "acknowledge_incident", "status": "confirmed",
-        "incident": super::incidents::to_json(&acked)?,
-    })))
-}
-
-/// The systems the caller may see, as the access policy says (`GET /api/systems`' rule).
-async fn my_systems(state: &AppState, caller: &Caller) -> Result<Vec<SystemMeta>, ApiError> {
-    let repo = SolarRepo::new(std::sync::Arc::clone(&state.store));
-    Ok(match state.auth.visible_systems(&caller.0).await? {
-        None => repo.all_systems().await?,
-        Some(memberships) => {
-            let mut metas = Vec::new();
-            for m in memberships {
-                metas.extend(repo.meta(&m.system).await?);
-            }
-            metas
-        }
-    })
-}
-
-/// Which of the caller's systems a question (or a `system_id`) means; a `system_id` the caller
-/// may not see is answered exactly like one that does not exist.
-fn resolve<'a>(
-    refs: &'a [data::SystemRef],
-    message: &str,
-    system_id: Option<&str>,
-) -> data::Resolved<'a> {
-    match system_id {
-        Some(id) => refs
-            .iter()
-            .find(|r| r.id == id)
-            .map_or(data::Resolved::NoneOfYours, data::Resolved::One),
-        None => data::resolve_system(message, refs),
-    }
-}
-
-fn refs_of(mine: &[SystemMeta]) -> Vec<data::SystemRef> {
-    mine.iter()
-        .map(|m| data::SystemRef {
-            id: m.id.as_str().to_owned(),
-            name: m.name.clone(),
-        })
-        .collect()
-}
-
-/// Systems ranked at most in one fleet answer (the rest are said to be left out).
-const FLEET_LIMIT: usize = 200;
-
-/// "Which of my systems underperformed this week?": the KPI API's performance index of each of
-/// the caller's systems over the period (site-local days up to yesterday), lowest first.
-async fn fleet_answer(
-    state: &AppState,
-    caller: &Caller,
-    period: data::Period,
-) -> Result<(moose_assistant::Answer, Vec<Value>), ApiError> {
-    let mine = my_systems(state, caller).await?;
-    let repo = SolarRepo::new(std::sync::Arc::clone(&state.store));
-    let mut standings = Vec::new();
-    let mut consulted = Vec::new();
-    let (mut first, mut last) = (String::new(), String::new());
-    for meta in mine.iter().take(FLEET_LIMIT) {
-        let today = jiff::Timestamp::now().to_zoned_datetime(meta.tz()).date();
-        let to = today.yesterday().unwrap_or(today);
-        let from = to
-            .checked_sub(jiff::Span::new().days(period.days() - 1))
-            .unwrap_or(to);
-        (first, last) = (from.to_string(), to.to_string());
-        let k = moose_solardata::query::kpis(&repo, meta, from, to).await?;
-        consulted.push(json!({
-            "query": "kpis",
-            "route": format!("/api/systems/{}/kpis?from={from}&to={to}", meta.id),
-            "system": meta.id,
-            "performance_index": k.performance_index,
-        }));
-        standings.push(data::Standing {
-            system: data::SystemRef {
-                id: meta.id.as_str().to_owned(),
-                name: meta.name.clone(),
-            },
-            performance_index: k.performance_index,
-            specific_yield: k.specific_yield_kwh_per_kwp,
-        });
-    }
-    let mut answer = data::fleet_answer(period, &first, &last, &standings);
-    if mine.len() > FLEET_LIMIT {
-        answer.text.push_str(&format!(
-            "\nOnly the first {FLEET_LIMIT} of your {} systems were ranked; ask about a system by name.",
-            mine.len()
-        ));
-    }
-    Ok((answer, consulted))
-}
-
-/// "How is X doing?": the system's `STATUS` and open incidents, as
-/// `GET /api/systems/{id}/status` gives them, for one of the caller's systems.
-async fn status_answer(
-    state: &AppState,
-    caller: &Caller,
-    message: &str,
-    system_id: Option<&str>,
-) -> Result<(moose_assistant::Answer, Vec<Value>), ApiError> {
-    let mine = my_systems(state, caller).await?;
-    let refs = refs_of(&mine);
-    let resolved = resolve(&refs, message, system_id);
-    let data::Resolved::One(system) = resolved else {
-        return Ok((data::unresolved_answer(&resolved), Vec::new()));
-    };
-    let id = moose_domain::SystemId::parse(&system.id)
-        .map_err(|_| ApiError::NotFound("no such system".into()))?;
-    let incidents = moose_incidents::IncidentRepo::new(std::sync::Arc::clone(&state.store));
-    let status = incidents.status(&id).await?.map(|v| v.value);
-    let mut open = Vec::new();
-    if let Some(st) = &status {
-        for incident_id in st.open.values() {
-            if let Some(i) = incidents.incident(incident_id).await? {
-                open.push(data::OpenIncident {
-                    id: i.id.clone(),
-                    kind: i.kind.as_str().to_owned(),
-                    title: i.title.clone(),
-                    since: i.since.to_string(),
-                });
-            }
-        }
-    }
-    let fact = data::StatusFact {
-        system: system.clone(),
-        state: status.as_ref().map(|s| {
-            serde_json::to_value(s.state)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
-        }),
-        last_data: status
-            .as_ref()
-            .and_then(|s| s.last_data_at)
-            .map(|t| t.to_string()),
-        open,
-    };
-    let consulted = vec![json!({
-        "query": "system status",
-        "route": format!("/api/systems/{}/status", system.id),
-        "system": system.id,
-        "state": fact.state,
-        "open_incidents": fact.open.iter().map(|i| i.id.clone()).collect::<Vec<_>>(),
-    })];
-    Ok((data::status_answer(&fact), consulted))
-}
-
-/// "How much did X produce yesterday?": the system is resolved among the caller's systems
-/// only (a `system_id` that is not theirs counts as not named), and the figure is the energy
-/// API's for the site-local day.
-async fn energy_answer(
-    state: &AppState,
-    caller: &Caller,
-    message: &str,
-    question: data::EnergyQuestion,
-    system_id: Option<&str>,
-) -> Result<(moose_assistant::Answer, Vec<Value>), ApiError> {
-    let mine = my_systems(state, caller).await?;
-    let refs = refs_of(&mine);
-    let resolved = resolve(&refs, message, system_id);
-    let data::Resolved::One(system) = resolved else {
-        return Ok((data::unresolved_answer(&resolved), Vec::new()));
-    };
-    let Some(meta) = mine.iter().find(|m| m.id.as_str() == system.id) else {
-        return Ok((
-            data::unresolved_answer(&data::Resolved::NoneOfYours),
-            Vec::new(),
-        ));
-    };
-    let today = jiff::Timestamp::now().to_zoned_datetime(meta.tz()).date();
-    let date = match question.day {
-        data::Day::Today => today,
-        data::Day::Yesterday => today.yesterday().unwrap_or(today),
-    };
-    let repo = SolarRepo::new(std::sync::Arc::clone(&state.store));
-    let energy = repo
-        .daily(&meta.id, date, date)
-        .await?
-        .into_iter()
-        .next()
-        .map(|(_, e)| e)
-        .unwrap_or_default();
-    let fact = data::EnergyFact {
-        system: system.clone(),
-        date: date.to_string(),
-        day: question.day,
-        produced_wh: energy.produced_wh,
-        hidden_wh: energy.hidden_wh,
-    };
-    let consulted = vec![json!({
-        "query": "daily energy",
-        "route": format!("/api/systems/{}/energy?period=day&from={date}&to={date}", meta.id),
-        "system": meta.id,
-        "period": date.to_string(),
-        "produced_wh": energy.produced_wh,
-        "hidden_wh": energy.hidden_wh,
-    })];
-    Ok((data::energy_answer(&fact), consulted))
+    let mut out = execute(&state, &caller.0, &request, ip.as_deref()).await?;
+    out["id"] = json!(id);
+    out["action"] = json!(request)["action"].clone();
+    out["status"] = json!("confirmed");
+    Ok(axum::Json(out))
 }
 
 /// The caller's chat items whose sort key begins with `prefix`.
@@ -555,7 +456,7 @@ async fn chat_items(
     Ok(state.store.query_all(&q).await?)
 }
 
-/// The caller's conversations, most recently active first.
+/// The caller's conversations, most recently active first (expired ones are not shown).
 pub(crate) async fn conversations(
     State(state): State<AppState>,
     caller: Caller,
@@ -563,10 +464,13 @@ pub(crate) async fn conversations(
     let mut list: Vec<Value> = chat_items(&state, &caller, keys::CHAT_CONVERSATION_PREFIX.into())
         .await?
         .into_iter()
+        .filter(|item| !expired(&state, item))
         .map(|item| Value::Object(item.attrs))
         .collect();
     list.sort_by(|a, b| b["updated_at"].as_str().cmp(&a["updated_at"].as_str()));
-    Ok(axum::Json(json!({"conversations": list})))
+    Ok(axum::Json(
+        json!({"conversations": list, "retention_days": state.chat.retention_days}),
+    ))
 }
 
 /// One of the caller's conversations with its messages.
@@ -582,6 +486,7 @@ pub(crate) async fn conversation(
         .store
         .get(&conversation_key(&caller, &id))
         .await?
+        .filter(|c| !expired(&state, c))
         .ok_or_else(not_found)?;
     let messages: Vec<Value> = chat_items(&state, &caller, keys::chat_messages_prefix(&id))
         .await?
@@ -606,14 +511,6 @@ pub(crate) async fn delete_conversation(
     if state.store.get(&key).await?.is_none() {
         return Err(not_found());
     }
-    let mut ops: Vec<BatchOp> = chat_items(&state, &caller, keys::chat_messages_prefix(&id))
-        .await?
-        .into_iter()
-        .map(|item| BatchOp::Delete(item.key))
-        .collect();
-    ops.push(BatchOp::Delete(key));
-    for chunk in ops.chunks(25) {
-        state.store.batch_write(chunk.to_vec()).await?;
-    }
+    delete_all(&state, &keys::chat_pk(&caller.0.user.id), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -155,7 +155,7 @@ pub(crate) async fn list(
 }
 
 /// An incident the caller may see, with the caller's role on its system (if it has one).
-async fn visible_incident(
+pub(crate) async fn visible_incident(
     state: &AppState,
     caller: &Principal,
     raw: &str,

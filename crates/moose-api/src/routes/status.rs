@@ -28,7 +28,7 @@ fn bad(message: impl Into<String>) -> ApiError {
 }
 
 /// The status with its open incidents and whether notifications are held now.
-async fn status_json(state: &AppState, status: &SystemStatus) -> ApiResult<Value> {
+pub(crate) async fn status_json(state: &AppState, status: &SystemStatus) -> ApiResult<Value> {
     let repo = repo(state);
     let mut open = Vec::new();
     for id in status.open.values() {
@@ -53,7 +53,7 @@ async fn status_json(state: &AppState, status: &SystemStatus) -> ApiResult<Value
 }
 
 /// Applies `change` to the system's status (see `IncidentRepo::update_status`).
-async fn update_status(
+pub(crate) async fn update_status(
     state: &AppState,
     system: &SystemId,
     create: bool,
@@ -71,7 +71,13 @@ async fn update_status(
 }
 
 /// Records a settings change in the caller's activity log.
-async fn log(state: &AppState, caller: &Caller, ip: Option<&str>, action: &str, detail: Value) {
+pub(crate) async fn log(
+    state: &AppState,
+    caller: &Caller,
+    ip: Option<&str>,
+    action: &str,
+    detail: Value,
+) {
     state
         .auth
         .log(&caller.0.user.id, action, None, ip, detail)

@@ -22,7 +22,7 @@ fn repo(state: &AppState) -> SolarRepo {
     SolarRepo::new(state.store.clone())
 }
 
-async fn meta(state: &AppState, raw: &str) -> ApiResult<SystemMeta> {
+pub(crate) async fn meta(state: &AppState, raw: &str) -> ApiResult<SystemMeta> {
     let id = SystemId::parse(raw).map_err(|_| ApiError::NotFound("no such system".into()))?;
     repo(state)
         .meta(&id)
@@ -315,17 +315,13 @@ pub(crate) async fn energy(
     let csv_out = wants_csv(&headers, q.format);
     let today = Timestamp::now().to_zoned_datetime(m.tz()).date();
     let period = q.period;
-    let (default_from, resolution) = match period {
-        Period::Day => (
-            today
-                .checked_sub(jiff::Span::new().days(29))
-                .unwrap_or(today),
-            Resolution::Day,
-        ),
-        Period::Month | Period::Year => (
-            Date::new(today.year() - 1, today.month(), 1).unwrap_or(today),
-            Resolution::Month,
-        ),
+    let default_from = match period {
+        Period::Day => today
+            .checked_sub(jiff::Span::new().days(29))
+            .unwrap_or(today),
+        Period::Month | Period::Year => {
+            Date::new(today.year() - 1, today.month(), 1).unwrap_or(today)
+        }
     };
     let to = q.to.map_or(today, |d| d.0);
     let mut from = q.from.map_or(default_from, |d| d.0);
@@ -344,10 +340,33 @@ pub(crate) async fn energy(
             "period: at most 3660 days per request",
         ));
     }
-    let start = query::local_midnight(&m, from);
-    let end = query::local_midnight(&m, to.tomorrow().unwrap_or(to));
-    let points = query::production(&repo(&state), &m, start, end, resolution).await?;
-    let rows: Vec<(String, Energy)> = if period == Period::Year {
+    let rows = energy_rows(&state, &m, period, from, to).await?;
+    if csv_out {
+        return Ok(csv(rows.into_iter()));
+    }
+    let list: Vec<Value> = rows
+        .into_iter()
+        .map(|(label, e)| json!({"period": label, "energy": e}))
+        .collect();
+    Ok(Json(json!({"system_id": m.id, "time_zone": m.time_zone, "period": period, "unit": "Wh", "from": from, "to": to, "energy": list})).into_response())
+}
+
+/// The energy API's rows: per site-local day, month or year between `from` and `to`.
+pub(crate) async fn energy_rows(
+    state: &AppState,
+    m: &SystemMeta,
+    period: Period,
+    from: Date,
+    to: Date,
+) -> ApiResult<Vec<(String, Energy)>> {
+    let resolution = match period {
+        Period::Day => Resolution::Day,
+        Period::Month | Period::Year => Resolution::Month,
+    };
+    let start = query::local_midnight(m, from);
+    let end = query::local_midnight(m, to.tomorrow().unwrap_or(to));
+    let points = query::production(&repo(state), m, start, end, resolution).await?;
+    Ok(if period == Period::Year {
         let mut years: Vec<(String, Energy)> = Vec::new();
         for p in points {
             let label = p.start.to_zoned_datetime(m.tz()).year().to_string();
@@ -372,15 +391,7 @@ pub(crate) async fn energy(
                 )
             })
             .collect()
-    };
-    if csv_out {
-        return Ok(csv(rows.into_iter()));
-    }
-    let list: Vec<Value> = rows
-        .into_iter()
-        .map(|(label, e)| json!({"period": label, "energy": e}))
-        .collect();
-    Ok(Json(json!({"system_id": m.id, "time_zone": m.time_zone, "period": period, "unit": "Wh", "from": from, "to": to, "energy": list})).into_response())
+    })
 }
 
 #[derive(Debug, Deserialize)]
