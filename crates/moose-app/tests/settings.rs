@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use moose_app::{App, StoreLocation, store_location, telemetry};
+use moose_assistant::retrieval::{KnowledgeSource, VectorIndex};
 use moose_config::env::{ALL_HOSTS, Applies, Host, VARIABLES};
 use moose_config::{Config, Sources, StoreBackend};
 
@@ -60,12 +61,30 @@ fn non_default(name: &str) -> Option<&'static str> {
         "MOOSE_SNS_TOPIC_ARN" => "arn:aws:sns:us-east-1:123456789012:moose-ops",
         "MOOSE_AWS_ENDPOINT" => "http://127.0.0.1:2",
         "MOOSE_ALLOW_PRIVATE_WEBHOOKS" => "true",
+        "OPENAI_API_KEY" => "sk-test-key",
+        "MOOSE_OPENAI_BASE_URL" => "http://127.0.0.1:3/v1",
+        "MOOSE_ASSISTANT_MODEL" => "llama3.1:8b",
+        "MOOSE_EMBEDDING_MODEL" => "nomic-embed-text",
+        "MOOSE_ASSISTANT_TIMEOUT_SECS" => "45",
+        "MOOSE_ASSISTANT_DAILY_TOKENS" => "5000",
+        "MOOSE_CHAT_RETENTION_DAYS" => "30",
+        "MOOSE_KNOWLEDGE_DIR" => "/srv/moose-knowledge",
+        "PINECONE_API_KEY" => "pc-test-key",
+        "PINECONE_INDEX_NAME" => "moose-om",
+        "MOOSE_PINECONE_CONTROLLER_URL" => "http://127.0.0.1:4",
+        "MOOSE_PINECONE_INDEX_HOST" => "127.0.0.1:5",
+        "MOOSE_PINECONE_NAMESPACE" => "kb",
         _ => return None,
     })
 }
 
 /// The setting `name` as the built components have it, or `None` if nothing built reads it.
 fn observe(app: &App, name: &str) -> Option<String> {
+    let llm = || app.assistant().llm().map(|c| c.settings().clone());
+    let pinecone = || match app.assistant().retriever().dense()?.1 {
+        VectorIndex::Pinecone(p) => Some(p.settings().clone()),
+        VectorIndex::Store(_) => None,
+    };
     let solarweb = || app.solarweb().expect("the client builds");
     let client_config = || solarweb().map(|c| c.config().clone());
     let credentials = || {
@@ -169,6 +188,29 @@ fn observe(app: &App, name: &str) -> Option<String> {
         }
         "MOOSE_AWS_ENDPOINT" => app.sns_settings()?.endpoint?,
         "MOOSE_ALLOW_PRIVATE_WEBHOOKS" => app.webhook_settings().allow_private.to_string(),
+        "OPENAI_API_KEY" => llm()?.api_key?.expose().to_owned(),
+        "MOOSE_OPENAI_BASE_URL" => llm()?.base_url,
+        "MOOSE_ASSISTANT_MODEL" => llm()?.model,
+        "MOOSE_EMBEDDING_MODEL" => app
+            .assistant()
+            .retriever()
+            .dense()?
+            .0
+            .settings()
+            .embedding_model
+            .clone()?,
+        "MOOSE_ASSISTANT_TIMEOUT_SECS" => llm()?.timeout.as_secs().to_string(),
+        "MOOSE_ASSISTANT_DAILY_TOKENS" => app.api_state().chat.daily_tokens_per_user.to_string(),
+        "MOOSE_CHAT_RETENTION_DAYS" => app.api_state().chat.retention_days.to_string(),
+        "MOOSE_KNOWLEDGE_DIR" => match app.assistant().retriever().source() {
+            KnowledgeSource::Dir(dir) => dir.display().to_string(),
+            _ => return None,
+        },
+        "PINECONE_API_KEY" => pinecone()?.api_key.expose().to_owned(),
+        "PINECONE_INDEX_NAME" => pinecone()?.index_name,
+        "MOOSE_PINECONE_CONTROLLER_URL" => pinecone()?.control_url,
+        "MOOSE_PINECONE_INDEX_HOST" => pinecone()?.index_host?,
+        "MOOSE_PINECONE_NAMESPACE" => Some(pinecone()?.namespace).filter(|n| !n.is_empty())?,
         _ => return None,
     };
     Some(value)

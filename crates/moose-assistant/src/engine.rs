@@ -86,6 +86,11 @@ impl Assistant {
         &self.retriever
     }
 
+    /// The language model's client, if one is configured.
+    pub fn llm(&self) -> Option<&LlmClient> {
+        self.llm.as_ref()
+    }
+
     /// Whether a language model is configured.
     pub fn has_model(&self) -> bool {
         self.llm.is_some()

@@ -112,6 +112,11 @@ impl PineconeClient {
         }
     }
 
+    /// The settings.
+    pub fn settings(&self) -> &PineconeSettings {
+        &self.settings
+    }
+
     /// The index's name.
     pub fn index_name(&self) -> &str {
         &self.settings.index_name

@@ -196,6 +196,16 @@ impl Retriever {
         &self.loaded().kb
     }
 
+    /// Where the articles come from.
+    pub fn source(&self) -> &KnowledgeSource {
+        &self.source
+    }
+
+    /// The embeddings client and the vector index, when dense retrieval is configured.
+    pub fn dense(&self) -> Option<(&LlmClient, &VectorIndex)> {
+        self.dense.as_ref().map(|d| (&d.embedder, &d.index))
+    }
+
     /// Whether dense retrieval is configured.
     pub fn is_hybrid(&self) -> bool {
         self.dense.is_some()
