@@ -519,7 +519,10 @@ fn from_json(v: &Value) -> Result<Completion, LlmError> {
     {
         acc.tool_delta(call, i);
     }
-    acc.finish_reason = choice["finish_reason"].as_str().map(str::to_owned);
+    acc.finish_reason = choice["finish_reason"]
+        .as_str()
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned);
     acc.usage = usage_of(&v["usage"]);
     Ok(acc.finish())
 }
