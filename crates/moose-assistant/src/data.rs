@@ -287,6 +287,13 @@ pub enum ActionIntent {
 pub fn action_intent(question: &str) -> Option<ActionIntent> {
     let w = words(question);
     let has = |x: &str| w.iter().any(|y| y == x);
+    // "How do I acknowledge an incident?" asks for knowledge, not for an action.
+    if ["how", "what", "why", "when", "can", "should"]
+        .iter()
+        .any(|q| w.first().is_some_and(|f| f == q))
+    {
+        return None;
+    }
     if w.iter()
         .any(|x| matches!(x.as_str(), "acknowledge" | "ack" | "acknowledged"))
     {
@@ -540,6 +547,7 @@ mod tests {
             Some(ActionIntent::Maintenance)
         );
         assert_eq!(action_intent("how often is maintenance needed?"), None);
+        assert_eq!(action_intent("how do I acknowledge an incident?"), None);
         assert_eq!(duration_hours("snooze Cologne for 2 days"), Some(48));
         assert_eq!(duration_hours("for 6 hours please"), Some(6));
         assert_eq!(duration_hours("3h"), Some(3));

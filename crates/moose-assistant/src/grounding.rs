@@ -21,8 +21,7 @@ pub fn numbers_in(text: &str) -> Vec<(f64, f64)> {
         // Digits of an identifier (`a-1`, `call_2`, `x86`) are not figures.
         let joined = |c: char| c.is_alphabetic() || c == '_';
         let in_word = i > 0
-            && (joined(chars[i - 1])
-                || (chars[i - 1] == '-' && i > 1 && joined(chars[i - 2])));
+            && (joined(chars[i - 1]) || (chars[i - 1] == '-' && i > 1 && joined(chars[i - 2])));
         let mut s = String::new();
         let mut decimals: Option<usize> = None;
         while i < chars.len() {

@@ -352,9 +352,10 @@ async fn propose<T: Toolbox>(
     }
     let p = &v["proposed"];
     let text = format!(
-        "I can {}. Nothing is done until you confirm: POST {} within 15 minutes.",
+        "I can {}. Nothing is done until you confirm: POST {} within {} minutes.",
         p["summary"].as_str().unwrap_or("do this"),
-        p["confirm"].as_str().unwrap_or_default()
+        p["confirm"].as_str().unwrap_or_default(),
+        p["expires_in_minutes"]
     );
     Answer::offline(text, Vec::new())
 }

@@ -183,6 +183,9 @@ pub struct ToolSet<'a, T> {
     pub proposals: Vec<Value>,
 }
 
+/// Passages one knowledge search returns.
+const PASSAGES: usize = 5;
+
 /// Most systems ranked by the fleet tool.
 pub const FLEET_LIMIT: usize = 200;
 /// Most days one energy call covers.
@@ -192,6 +195,13 @@ const MAX_DAYS: i32 = 366;
 #[serde(deny_unknown_fields)]
 struct SystemArg {
     system: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OptionalSystemArg {
+    #[serde(default)]
+    system: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -335,9 +345,10 @@ impl<'a, T: Toolbox> ToolSet<'a, T> {
                     .collect::<Vec<_>>()
                     .join(", ")
             ))),
-            Resolved::NoneOfYours => Err(ToolError::NotFound(format!(
-                "none of your systems matches {phrase:?}"
-            ))),
+            // Not echoing the phrase: an id the caller may not see is not repeated back.
+            Resolved::NoneOfYours => Err(ToolError::NotFound(
+                "none of your systems matches that name or id".into(),
+            )),
         }
     }
 
@@ -406,7 +417,10 @@ impl<'a, T: Toolbox> ToolSet<'a, T> {
                 let list = self.toolbox.open_incidents().await?;
                 Ok(json!({"incidents": list}))
             }
-            "get_data_freshness" => self.freshness().await,
+            "get_data_freshness" => {
+                let a: OptionalSystemArg = parse(args)?;
+                self.freshness(a.system.as_deref()).await
+            }
             "explain_state_code" => {
                 let a: CodeArgs = parse(args)?;
                 self.explain(&a.code)
@@ -531,9 +545,12 @@ impl<'a, T: Toolbox> ToolSet<'a, T> {
         }))
     }
 
-    /// Per system: the newest data and how old it is.
-    pub async fn freshness(&mut self) -> Result<Value, ToolError> {
-        let mine = self.systems().await?;
+    /// Per system (or for one): the newest data and how old it is.
+    pub async fn freshness(&mut self, system: Option<&str>) -> Result<Value, ToolError> {
+        let mine = match system {
+            Some(phrase) => vec![self.resolve(phrase).await?],
+            None => self.systems().await?,
+        };
         let list: Vec<Value> = mine
             .iter()
             .map(|s| {
@@ -563,7 +580,7 @@ impl<'a, T: Toolbox> ToolSet<'a, T> {
 
     /// The best knowledge passages for a query.
     pub async fn search(&mut self, query: &str) -> Value {
-        let hits = self.retriever.search(query, 4).await;
+        let hits = self.retriever.search(query, PASSAGES).await;
         let mut out = Vec::new();
         for h in hits {
             self.citations.push(Citation::Knowledge {
@@ -633,8 +650,8 @@ pub fn definitions() -> Value {
         ),
         f(
             "get_data_freshness",
-            "For each of the user's systems, when its newest data ends and how many minutes ago.",
-            json!({}),
+            "For each of the user's systems (or one), when its newest data ends and how many minutes ago.",
+            json!({"system": system}),
             &[]
         ),
         f(

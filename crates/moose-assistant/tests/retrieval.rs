@@ -38,12 +38,22 @@ async fn an_index_that_is_not_a_dense_index_of_the_right_dimension_is_refused() 
     let good = FakePinecone::start("pc-key", "moose-om", Kind::Vectors(DIM)).await;
     let info = pinecone(&good, "moose-om", None).check(DIM).await.unwrap();
     assert_eq!(info.dimension, DIM as u64);
-    let e = pinecone(&good, "moose-om", None).check(1536).await.unwrap_err();
-    assert!(e.to_string().contains("dimension is 256 but the embeddings have 1536"), "{e}");
+    let e = pinecone(&good, "moose-om", None)
+        .check(1536)
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("dimension is 256 but the embeddings have 1536"),
+        "{e}"
+    );
     let e = pinecone(&good, "other", None).check(DIM).await.unwrap_err();
     assert!(matches!(e, PineconeError::Http { status: 404, .. }), "{e}");
     let docs = FakePinecone::start("pc-key", "moose-om", Kind::Documents).await;
-    let e = pinecone(&docs, "moose-om", None).check(DIM).await.unwrap_err();
+    let e = pinecone(&docs, "moose-om", None)
+        .check(DIM)
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("not a vector index"), "{e}");
 }
 
@@ -57,7 +67,10 @@ async fn ingest_writes_every_chunk_to_pinecone_and_queries_fuse_with_bm25() {
         VectorIndex::Pinecone(pinecone(&pc, "moose-om", None)),
     );
     let mut seen = Vec::new();
-    let report = r.ingest(|done, total| seen.push((done, total))).await.unwrap();
+    let report = r
+        .ingest(|done, total| seen.push((done, total)))
+        .await
+        .unwrap();
     assert_eq!(report.chunks, r.kb().chunks().len());
     assert_eq!(report.vectors, report.chunks);
     assert_eq!(report.dimension, DIM);
@@ -67,7 +80,10 @@ async fn ingest_writes_every_chunk_to_pinecone_and_queries_fuse_with_bm25() {
     r.ingest(|_, _| {}).await.unwrap();
     assert_eq!(pc.count("kb"), report.chunks);
     let hits = r.search("inverter 2 shows 447, what now?", 5).await;
-    assert!(hits.iter().any(|h| h.article.contains("insulation")), "{hits:?}");
+    assert!(
+        hits.iter().any(|h| h.article.contains("insulation")),
+        "{hits:?}"
+    );
     assert!(pc.queries() >= 1);
     // Pinecone failing: the query still answers, from BM25 alone.
     pc.fail_next(&[503]);
@@ -105,16 +121,28 @@ async fn score(r: &Retriever, eval: &Eval) -> (f64, f64) {
 
 #[tokio::test]
 async fn the_retrieval_eval_scores_bm25_and_hybrid_with_vectors_in_the_store() {
-    let eval: Eval = toml::from_str(include_str!("../../moose-knowledge/eval/retrieval.toml")).unwrap();
+    let eval: Eval =
+        toml::from_str(include_str!("../../moose-knowledge/eval/retrieval.toml")).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn moose_store::Store> =
-        Arc::new(moose_store_sqlite::SqliteStore::open(dir.path()).await.unwrap());
+    let store: Arc<dyn moose_store::Store> = Arc::new(
+        moose_store_sqlite::SqliteStore::open(dir.path())
+            .await
+            .unwrap(),
+    );
     let ai = FakeOpenAi::start(Some("sk"), DIM).await;
-    let writer = Retriever::hybrid(KnowledgeSource::Builtin, embedder(&ai), VectorIndex::Store(Arc::clone(&store)));
+    let writer = Retriever::hybrid(
+        KnowledgeSource::Builtin,
+        embedder(&ai),
+        VectorIndex::Store(Arc::clone(&store)),
+    );
     let report = writer.ingest(|_, _| {}).await.unwrap();
     assert_eq!(report.target, "store");
     // A fresh retriever (another process) reads the vectors from the store.
-    let hybrid = Retriever::hybrid(KnowledgeSource::Builtin, embedder(&ai), VectorIndex::Store(Arc::clone(&store)));
+    let hybrid = Retriever::hybrid(
+        KnowledgeSource::Builtin,
+        embedder(&ai),
+        VectorIndex::Store(Arc::clone(&store)),
+    );
     let lexical = Retriever::lexical(KnowledgeSource::Builtin);
     let (r_bm25, mrr_bm25) = score(&lexical, &eval).await;
     let (r_hybrid, mrr_hybrid) = score(&hybrid, &eval).await;
@@ -127,5 +155,8 @@ async fn the_retrieval_eval_scores_bm25_and_hybrid_with_vectors_in_the_store() {
     assert_eq!(hybrid.dense_failures(), 0, "the dense side answered");
     assert!(r_bm25 >= 0.85 && mrr_bm25 >= 0.6);
     // The fake's vectors are lexical too; fusion must not make retrieval worse than BM25 by much.
-    assert!(r_hybrid >= r_bm25 - 0.05, "hybrid {r_hybrid:.2} vs BM25 {r_bm25:.2}");
+    assert!(
+        r_hybrid >= r_bm25 - 0.05,
+        "hybrid {r_hybrid:.2} vs BM25 {r_bm25:.2}"
+    );
 }

@@ -79,7 +79,10 @@ impl Reply {
                         None,
                     ));
                     let mid = args.len() / 2;
-                    let mid = (0..=mid).rev().find(|m| args.is_char_boundary(*m)).unwrap_or(0);
+                    let mid = (0..=mid)
+                        .rev()
+                        .find(|m| args.is_char_boundary(*m))
+                        .unwrap_or(0);
                     for part in [&args[..mid], &args[mid..]] {
                         chunks.push(chunk(
                             json!({"tool_calls": [{"index": i, "function": {"arguments": part}}]}),
@@ -92,8 +95,8 @@ impl Reply {
             }
             Style::Ollama => {
                 for (i, (name, args)) in calls.iter().enumerate() {
-                    let arguments: Value =
-                        serde_json::from_str(args).unwrap_or_else(|_| Value::String((*args).to_owned()));
+                    let arguments: Value = serde_json::from_str(args)
+                        .unwrap_or_else(|_| Value::String((*args).to_owned()));
                     chunks.push(json!({"model": "llama3.1", "choices": [{"index": 0, "delta": {"role": "assistant", "content": "", "tool_calls": [
                         {"index": 0, "id": format!("call_{i}"), "type": "function", "function": {"name": name, "arguments": arguments}}]}, "finish_reason": null}]}));
                 }
@@ -172,7 +175,9 @@ pub struct FakeOpenAi {
 
 impl std::fmt::Debug for FakeOpenAi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeOpenAi").field("base_url", &self.base_url).finish()
+        f.debug_struct("FakeOpenAi")
+            .field("base_url", &self.base_url)
+            .finish()
     }
 }
 
@@ -221,12 +226,21 @@ impl FakeOpenAi {
 
     /// The chat request bodies received (valid or not).
     pub fn requests(&self) -> Vec<Value> {
-        self.shared.inner.lock().expect("the fake's lock").requests.clone()
+        self.shared
+            .inner
+            .lock()
+            .expect("the fake's lock")
+            .requests
+            .clone()
     }
 
     /// Embeddings requests received.
     pub fn embedding_requests(&self) -> usize {
-        self.shared.inner.lock().expect("the fake's lock").embedding_requests
+        self.shared
+            .inner
+            .lock()
+            .expect("the fake's lock")
+            .embedding_requests
     }
 }
 
@@ -257,7 +271,10 @@ fn invalid(body: &Value) -> Option<String> {
         match m["role"].as_str() {
             Some("assistant") => {
                 if !pending.is_empty() {
-                    return Some(format!("tool_call_ids did not have response messages: {}", pending.join(", ")));
+                    return Some(format!(
+                        "tool_call_ids did not have response messages: {}",
+                        pending.join(", ")
+                    ));
                 }
                 for c in m["tool_calls"].as_array().into_iter().flatten() {
                     pending.push(c["id"].as_str().unwrap_or_default().to_owned());
@@ -266,7 +283,9 @@ fn invalid(body: &Value) -> Option<String> {
             Some("tool") => {
                 let id = m["tool_call_id"].as_str().unwrap_or_default();
                 let Some(k) = pending.iter().position(|p| p == id) else {
-                    return Some(format!("a tool message answers {id:?}, which no assistant message called"));
+                    return Some(format!(
+                        "a tool message answers {id:?}, which no assistant message called"
+                    ));
                 };
                 pending.remove(k);
             }
@@ -275,10 +294,15 @@ fn invalid(body: &Value) -> Option<String> {
         }
     }
     if !pending.is_empty() {
-        return Some(format!("tool_call_ids did not have response messages: {}", pending.join(", ")));
+        return Some(format!(
+            "tool_call_ids did not have response messages: {}",
+            pending.join(", ")
+        ));
     }
     for t in body["tools"].as_array().into_iter().flatten() {
-        if t["function"]["parameters"]["type"] != "object" || t["function"]["name"].as_str().is_none() {
+        if t["function"]["parameters"]["type"] != "object"
+            || t["function"]["name"].as_str().is_none()
+        {
             return Some("tools[].function.parameters must be a JSON Schema object".into());
         }
     }
@@ -287,14 +311,22 @@ fn invalid(body: &Value) -> Option<String> {
 
 async fn completions(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "We could not parse the JSON body of your request.", "invalid_request_error");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "We could not parse the JSON body of your request.",
+            "invalid_request_error",
+        );
     };
     let reply = {
         let mut inner = shared.inner.lock().expect("the fake's lock");
         inner.requests.push(body.clone());
         if !authorised(&shared, &headers) {
             drop(inner);
-            return error(StatusCode::UNAUTHORIZED, "Incorrect API key provided.", "invalid_request_error");
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "Incorrect API key provided.",
+                "invalid_request_error",
+            );
         }
         if let Some(why) = invalid(&body) {
             drop(inner);
@@ -314,8 +346,16 @@ async fn completions(State(shared): State<Shared>, headers: HeaderMap, body: Byt
 async fn respond(reply: Reply) -> Response {
     match reply {
         Reply::Json(v) => Json(v).into_response(),
-        Reply::Error { status, body, headers } => {
-            let mut r = (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), Json(body)).into_response();
+        Reply::Error {
+            status,
+            body,
+            headers,
+        } => {
+            let mut r = (
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                Json(body),
+            )
+                .into_response();
             for (k, v) in headers {
                 if let (Ok(k), Ok(v)) = (
                     axum::http::HeaderName::from_bytes(k.as_bytes()),
@@ -324,7 +364,10 @@ async fn respond(reply: Reply) -> Response {
                     r.headers_mut().insert(k, v);
                 }
             }
-            r.headers_mut().insert("x-request-id", axum::http::HeaderValue::from_static("req_fake"));
+            r.headers_mut().insert(
+                "x-request-id",
+                axum::http::HeaderValue::from_static("req_fake"),
+            );
             r
         }
         Reply::Slow(d) => {
@@ -354,19 +397,44 @@ fn stream(chunks: Vec<Value>, cut: bool) -> Response {
 
 async fn embeddings(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     if !authorised(&shared, &headers) {
-        return error(StatusCode::UNAUTHORIZED, "Incorrect API key provided.", "invalid_request_error");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "Incorrect API key provided.",
+            "invalid_request_error",
+        );
     }
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "We could not parse the JSON body of your request.", "invalid_request_error");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "We could not parse the JSON body of your request.",
+            "invalid_request_error",
+        );
     };
-    shared.inner.lock().expect("the fake's lock").embedding_requests += 1;
+    shared
+        .inner
+        .lock()
+        .expect("the fake's lock")
+        .embedding_requests += 1;
     let inputs: Vec<String> = match &body["input"] {
         Value::String(s) => vec![s.clone()],
-        Value::Array(a) => a.iter().map(|x| x.as_str().unwrap_or_default().to_owned()).collect(),
-        _ => return error(StatusCode::BAD_REQUEST, "'input' is required", "invalid_request_error"),
+        Value::Array(a) => a
+            .iter()
+            .map(|x| x.as_str().unwrap_or_default().to_owned())
+            .collect(),
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "'input' is required",
+                "invalid_request_error",
+            );
+        }
     };
     if inputs.len() > 2048 || inputs.iter().any(String::is_empty) {
-        return error(StatusCode::BAD_REQUEST, "'input' must be 1 to 2048 non-empty strings", "invalid_request_error");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "'input' must be 1 to 2048 non-empty strings",
+            "invalid_request_error",
+        );
     }
     let mut data: Vec<Value> = inputs
         .iter()
@@ -381,5 +449,7 @@ async fn embeddings(State(shared): State<Shared>, headers: HeaderMap, body: Byte
 }
 
 async fn models() -> Json<Value> {
-    Json(json!({"object": "list", "data": [{"id": "gpt-4.1-mini", "object": "model"}, {"id": "text-embedding-3-small", "object": "model"}]}))
+    Json(
+        json!({"object": "list", "data": [{"id": "gpt-4.1-mini", "object": "model"}, {"id": "text-embedding-3-small", "object": "model"}]}),
+    )
 }

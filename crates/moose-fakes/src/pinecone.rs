@@ -121,7 +121,11 @@ fn control_error(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 fn rpc_error(status: StatusCode, code: i32, message: &str) -> Response {
-    (status, Json(json!({"code": code, "message": message, "details": []}))).into_response()
+    (
+        status,
+        Json(json!({"code": code, "message": message, "details": []})),
+    )
+        .into_response()
 }
 
 /// The data plane's header checks and injected failures.
@@ -130,7 +134,11 @@ fn gate(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
         return Some(rpc_error(StatusCode::UNAUTHORIZED, 16, "Invalid API key"));
     }
     if headers.get("x-pinecone-api-version").is_none() {
-        return Some(rpc_error(StatusCode::BAD_REQUEST, 3, "X-Pinecone-Api-Version is required"));
+        return Some(rpc_error(
+            StatusCode::BAD_REQUEST,
+            3,
+            "X-Pinecone-Api-Version is required",
+        ));
     }
     let mut inner = shared.inner.lock().expect("the fake's lock");
     if !inner.fail_next.is_empty() {
@@ -140,17 +148,33 @@ fn gate(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
         return Some(rpc_error(s, code, "injected failure"));
     }
     if shared.kind == Kind::Documents {
-        return Some(rpc_error(StatusCode::BAD_REQUEST, 9, "this index uses the Documents API"));
+        return Some(rpc_error(
+            StatusCode::BAD_REQUEST,
+            9,
+            "this index uses the Documents API",
+        ));
     }
     None
 }
 
-async fn describe(State(shared): State<Shared>, headers: HeaderMap, Path(name): Path<String>) -> Response {
+async fn describe(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Response {
     if headers.get("api-key").and_then(|v| v.to_str().ok()) != Some(shared.key.as_str()) {
-        return control_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "Invalid API Key");
+        return control_error(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            "Invalid API Key",
+        );
     }
     if name != shared.name {
-        return control_error(StatusCode::NOT_FOUND, "NOT_FOUND", &format!("Resource {name} not found"));
+        return control_error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            &format!("Resource {name} not found"),
+        );
     }
     match shared.kind {
         Kind::Vectors(dim) => Json(json!({
@@ -183,26 +207,55 @@ async fn upsert(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return rpc_error(StatusCode::BAD_REQUEST, 3, "invalid JSON");
     };
-    let Kind::Vectors(dim) = shared.kind else { return rpc_error(StatusCode::BAD_REQUEST, 9, "not a vector index") };
+    let Kind::Vectors(dim) = shared.kind else {
+        return rpc_error(StatusCode::BAD_REQUEST, 9, "not a vector index");
+    };
     let vectors = body["vectors"].as_array().cloned().unwrap_or_default();
     if vectors.is_empty() || vectors.len() > MAX_UPSERT {
-        return rpc_error(StatusCode::BAD_REQUEST, 3, "upsert 1 to 1000 vectors per request");
+        return rpc_error(
+            StatusCode::BAD_REQUEST,
+            3,
+            "upsert 1 to 1000 vectors per request",
+        );
     }
     let mut rows = Vec::new();
     for v in &vectors {
         let Some(id) = v["id"].as_str().filter(|i| !i.is_empty() && i.len() <= 512) else {
-            return rpc_error(StatusCode::BAD_REQUEST, 3, "each vector needs an id of 1-512 characters");
+            return rpc_error(
+                StatusCode::BAD_REQUEST,
+                3,
+                "each vector needs an id of 1-512 characters",
+            );
         };
-        let values: Vec<f64> = v["values"].as_array().into_iter().flatten().filter_map(Value::as_f64).collect();
+        let values: Vec<f64> = v["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_f64)
+            .collect();
         if values.len() != dim {
-            return rpc_error(StatusCode::BAD_REQUEST, 3, &format!("Vector dimension {} does not match the dimension of the index {dim}", values.len()));
+            return rpc_error(
+                StatusCode::BAD_REQUEST,
+                3,
+                &format!(
+                    "Vector dimension {} does not match the dimension of the index {dim}",
+                    values.len()
+                ),
+            );
         }
         let metadata = v["metadata"].clone();
         if metadata.to_string().len() > MAX_METADATA_BYTES {
             return rpc_error(StatusCode::BAD_REQUEST, 3, "metadata size exceeds 40KB");
         }
-        if metadata.as_object().is_some_and(|m| m.values().any(Value::is_null)) {
-            return rpc_error(StatusCode::BAD_REQUEST, 3, "metadata values must not be null");
+        if metadata
+            .as_object()
+            .is_some_and(|m| m.values().any(Value::is_null))
+        {
+            return rpc_error(
+                StatusCode::BAD_REQUEST,
+                3,
+                "metadata values must not be null",
+            );
         }
         rows.push((id.to_owned(), values, metadata));
     }
@@ -219,10 +272,20 @@ async fn upsert(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
 /// Pinecone's metadata filter: `$eq`, `$ne`, `$in`, `$nin`, `$and`, `$or`, and the shorthand
 /// `{"field": value}`.
 fn matches(filter: &Value, meta: &Value) -> bool {
-    let Some(f) = filter.as_object() else { return true };
+    let Some(f) = filter.as_object() else {
+        return true;
+    };
     f.iter().all(|(k, cond)| match k.as_str() {
-        "$and" => cond.as_array().into_iter().flatten().all(|c| matches(c, meta)),
-        "$or" => cond.as_array().into_iter().flatten().any(|c| matches(c, meta)),
+        "$and" => cond
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|c| matches(c, meta)),
+        "$or" => cond
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| matches(c, meta)),
         field => {
             let v = &meta[field];
             match cond.as_object() {
@@ -243,21 +306,47 @@ fn cosine(a: &[f64], b: &[f64]) -> f64 {
     let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
     let na = a.iter().map(|x| x * x).sum::<f64>().sqrt();
     let nb = b.iter().map(|x| x * x).sum::<f64>().sqrt();
-    if na == 0.0 || nb == 0.0 { 0.0 } else { dot / (na * nb) }
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na * nb)
+    }
 }
 
-async fn query(State(shared): State<Shared>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+async fn query(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
     if let Some(r) = gate(&shared, &headers) {
         return r;
     }
-    let Kind::Vectors(dim) = shared.kind else { return rpc_error(StatusCode::BAD_REQUEST, 9, "not a vector index") };
+    let Kind::Vectors(dim) = shared.kind else {
+        return rpc_error(StatusCode::BAD_REQUEST, 9, "not a vector index");
+    };
     let top_k = body["topK"].as_u64().unwrap_or(0);
     if !(1..=10_000).contains(&top_k) {
-        return rpc_error(StatusCode::BAD_REQUEST, 3, "topK must be between 1 and 10000");
+        return rpc_error(
+            StatusCode::BAD_REQUEST,
+            3,
+            "topK must be between 1 and 10000",
+        );
     }
-    let q: Vec<f64> = body["vector"].as_array().into_iter().flatten().filter_map(Value::as_f64).collect();
+    let q: Vec<f64> = body["vector"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_f64)
+        .collect();
     if q.len() != dim {
-        return rpc_error(StatusCode::BAD_REQUEST, 3, &format!("Query vector dimension {} does not match the dimension of the index {dim}", q.len()));
+        return rpc_error(
+            StatusCode::BAD_REQUEST,
+            3,
+            &format!(
+                "Query vector dimension {} does not match the dimension of the index {dim}",
+                q.len()
+            ),
+        );
     }
     let include_meta = body["includeMetadata"].as_bool().unwrap_or(false);
     let mut inner = shared.inner.lock().expect("the fake's lock");
@@ -286,7 +375,11 @@ async fn query(State(shared): State<Shared>, headers: HeaderMap, Json(body): Jso
     Json(json!({"matches": matches, "namespace": ns, "usage": {"readUnits": 1}})).into_response()
 }
 
-async fn delete(State(shared): State<Shared>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+async fn delete(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
     if let Some(r) = gate(&shared, &headers) {
         return r;
     }
@@ -297,7 +390,11 @@ async fn delete(State(shared): State<Shared>, headers: HeaderMap, Json(body): Js
         space.clear();
     } else if let Some(ids) = body["ids"].as_array() {
         if ids.len() > 1000 {
-            return rpc_error(StatusCode::BAD_REQUEST, 3, "delete at most 1000 ids per request");
+            return rpc_error(
+                StatusCode::BAD_REQUEST,
+                3,
+                "delete at most 1000 ids per request",
+            );
         }
         for id in ids.iter().filter_map(Value::as_str) {
             space.remove(id);
@@ -312,7 +409,9 @@ async fn stats(State(shared): State<Shared>, headers: HeaderMap) -> Response {
     if let Some(r) = gate(&shared, &headers) {
         return r;
     }
-    let Kind::Vectors(dim) = shared.kind else { return rpc_error(StatusCode::BAD_REQUEST, 9, "not a vector index") };
+    let Kind::Vectors(dim) = shared.kind else {
+        return rpc_error(StatusCode::BAD_REQUEST, 9, "not a vector index");
+    };
     let inner = shared.inner.lock().expect("the fake's lock");
     let namespaces: serde_json::Map<String, Value> = inner
         .vectors

@@ -224,6 +224,7 @@ impl Toolbox for CallerTools {
         offered["id"] = json!(id);
         offered["summary"] = json!(summary);
         offered["expires_at"] = json!(expires);
+        offered["expires_in_minutes"] = json!(PROPOSAL_TTL.as_mins());
         offered["confirm"] = json!(format!("/api/chat/actions/{id}/confirm"));
         Ok(offered)
     }

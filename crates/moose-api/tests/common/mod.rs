@@ -224,3 +224,31 @@ impl Org {
             .expect("the signing key exists after a sign-in")
     }
 }
+
+/// Checks (or with `MOOSE_UPDATE_DOCS=1` rewrites) the part of `doc` (relative to the
+/// repository) between `<!-- name:begin -->` and `<!-- name:end -->`.
+#[allow(dead_code)]
+pub fn check_docs_section(doc: &str, name: &str, report: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(doc);
+    let docs = std::fs::read_to_string(&path).unwrap_or_default();
+    let (begin, end) = (
+        format!("<!-- {name}:begin -->\n"),
+        format!("<!-- {name}:end -->"),
+    );
+    let (b, e) = docs
+        .find(&begin)
+        .and_then(|b| docs[b..].find(&end).map(|e| (b + begin.len(), b + e)))
+        .unwrap_or_else(|| panic!("{doc} has the {name} markers"));
+    if std::env::var_os("MOOSE_UPDATE_DOCS").is_some() {
+        let updated = format!("{}{report}{}", &docs[..b], &docs[e..]);
+        std::fs::write(&path, updated).unwrap();
+        return;
+    }
+    assert_eq!(
+        &docs[b..e],
+        report,
+        "{doc}'s {name} section drifted; rerun with MOOSE_UPDATE_DOCS=1"
+    );
+}
