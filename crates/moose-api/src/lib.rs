@@ -46,6 +46,8 @@ pub struct AppState {
     pub assistant: Arc<moose_assistant::Assistant>,
     /// How the assistant's conversations and budgets are kept.
     pub chat: ChatSettings,
+    /// When this process last swept expired conversations.
+    pub chat_swept: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 /// How `chat-service` keeps conversations and spends tokens.
@@ -86,6 +88,7 @@ impl AppState {
             version: env!("CARGO_PKG_VERSION"),
             assistant: Arc::new(offline_assistant()),
             chat: ChatSettings::default(),
+            chat_swept: Arc::default(),
         }
     }
 }

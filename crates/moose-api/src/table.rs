@@ -445,13 +445,26 @@ pub const ROUTES: &[RouteSpec] = &[
         path: "/api/chat/actions/{action}/confirm",
         rule: Rule::Authenticated,
         handler: || post(chat::confirm),
-        doc: doc("Confirm an action the assistant proposed (its id from `proposed_actions`): it runs once, as the caller, under the rule of the route it stands for", || object(&["id", "action", "status", "incident"], vec![
+        doc: doc("Confirm an action the assistant proposed (its id from `proposed_actions`): it runs once, as the caller, under the rule of the route it stands for (checked again now)", || object(&["id", "action", "status"], vec![
             ("id", string()),
-            ("action", one_of(&["acknowledge_incident"])),
+            ("action", one_of(&["acknowledge_incident", "snooze_system", "plan_maintenance"])),
             ("status", one_of(&["confirmed"])),
             ("incident", reference("Incident")),
+            ("system_status", reference("SystemStatus")),
         ]))
             .params(|| vec![path("action", "proposed action id")]),
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/chat/metrics",
+        rule: Rule::OrgRole(OrgRole::Admin),
+        handler: || get(chat::metrics),
+        doc: doc("The assistant's counters in this process: turns by mode, tool calls, tokens, fallbacks to offline by reason, errors, latency buckets", || object(&["model_configured", "hybrid_retrieval", "counters"], vec![
+            ("model_configured", boolean()),
+            ("hybrid_retrieval", boolean()),
+            ("dense_failures", count()),
+            ("counters", serde_json::json!({"type": "object"})),
+        ])),
     },
     RouteSpec {
         method: "GET",
@@ -705,8 +718,13 @@ pub(crate) fn components() -> Value {
             ("citations", array(serde_json::json!({"type": "object"}))),
             ("data_consulted", array(serde_json::json!({"type": "object"}))),
             ("proposed_actions", array(serde_json::json!({"type": "object"}))),
-            ("mode", one_of(&["offline"])),
-            ("usage", nullable(serde_json::json!({"type": "object"}))),
+            ("mode", one_of(&["offline", "model"])),
+            ("usage", nullable(object(&["prompt_tokens", "completion_tokens", "total_tokens", "estimated"], vec![
+                ("prompt_tokens", count()),
+                ("completion_tokens", count()),
+                ("total_tokens", count()),
+                ("estimated", boolean()),
+            ]))),
             ("notice", nullable(string())),
         ]),
         "Conversation": object(&["id", "title", "created_at", "updated_at"], vec![

@@ -132,6 +132,7 @@ impl App {
                     .unwrap_or(u32::MAX),
                 daily_tokens_per_user: self.config.assistant.daily_tokens_per_user,
             },
+            chat_swept: Arc::default(),
         }
     }
 

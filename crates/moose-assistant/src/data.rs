@@ -362,6 +362,17 @@ pub fn resolve_system<'a>(question: &str, mine: &'a [SystemRef]) -> Resolved<'a>
     {
         return Resolved::One(s);
     }
+    // A short id ("A") counts only as a whole word written exactly so ("System A"), so that the
+    // article "a" does not name it.
+    let tokens: Vec<&str> = question
+        .split(|c: char| !c.is_alphanumeric() && c != '-' && c != '_')
+        .collect();
+    if let Some(s) = mine
+        .iter()
+        .find(|s| s.id.len() < 3 && tokens.contains(&s.id.as_str()))
+    {
+        return Resolved::One(s);
+    }
     let score = |s: &SystemRef| {
         words(&s.name)
             .iter()

@@ -173,6 +173,21 @@ pub(crate) async fn chat(
     ApiJson(body): ApiJson<ChatRequest>,
 ) -> Result<axum::response::Response, ApiError> {
     let message = validate(&body, &caller)?;
+    let out = turn(&state, &caller, &headers, &body, message).await;
+    if out.is_err() {
+        state.assistant.counters().error();
+    }
+    out
+}
+
+async fn turn(
+    state: &AppState,
+    caller: &Caller,
+    headers: &axum::http::HeaderMap,
+    body: &ChatRequest,
+    message: String,
+) -> Result<axum::response::Response, ApiError> {
+    let (state, caller) = (state.clone(), caller.clone());
     sweep_expired(&state).await;
     let at = now_utc();
     let stamp = at.to_string();
@@ -297,9 +312,10 @@ async fn add_tokens(state: &AppState, caller: &Caller, day: &str, n: u64) -> Res
 /// Deletes conversations whose last activity is older than the retention period, a page at a
 /// time, at most once a minute per process (both hosts run it on chat requests).
 async fn sweep_expired(state: &AppState) {
-    static LAST: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
     {
-        let Ok(mut last) = LAST.lock() else { return };
+        let Ok(mut last) = state.chat_swept.lock() else {
+            return;
+        };
         if last.is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(60)) {
             return;
         }
@@ -513,4 +529,15 @@ pub(crate) async fn delete_conversation(
     }
     delete_all(&state, &keys::chat_pk(&caller.0.user.id), &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The assistant's counters (administrators).
+pub(crate) async fn metrics(State(state): State<AppState>) -> axum::Json<Value> {
+    let a = &state.assistant;
+    axum::Json(json!({
+        "model_configured": a.has_model(),
+        "hybrid_retrieval": a.retriever().is_hybrid(),
+        "dense_failures": a.retriever().dense_failures(),
+        "counters": a.counters().snapshot(),
+    }))
 }

@@ -330,7 +330,7 @@ pub(crate) async fn execute(
                 json!({"system": id, "until": until}),
             )
             .await;
-            Ok(json!({"status": status::status_json(state, &st).await?}))
+            Ok(json!({"system_status": status::status_json(state, &st).await?}))
         }
         ActionRequest::PlanMaintenance {
             system_id,
@@ -362,7 +362,7 @@ pub(crate) async fn execute(
                 json!({"system": id, "from": window.from, "to": window.to}),
             )
             .await;
-            Ok(json!({"status": status::status_json(state, &st).await?}))
+            Ok(json!({"system_status": status::status_json(state, &st).await?}))
         }
     }
 }
