@@ -139,8 +139,10 @@ fn tokens(text: &str) -> u64 {
 }
 
 fn chunk(delta: Value, finish: Option<&str>) -> Value {
-    json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1_760_000_000, "model": "gpt-4.1-mini-fake",
-           "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], "usage": null, "obfuscation": "xyz"})
+    let mut v = json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1_760_000_000, "model": "gpt-4.1-mini-fake",
+           "choices": [{"index": 0, "delta": null, "finish_reason": finish}], "usage": null, "obfuscation": "xyz"});
+    v["choices"][0]["delta"] = delta;
+    v
 }
 
 fn usage_chunk(prompt: u64, completion: u64) -> Value {
@@ -372,14 +374,14 @@ async fn respond(reply: Reply) -> Response {
         }
         Reply::Slow(d) => {
             tokio::time::sleep(d).await;
-            stream(Vec::new(), false)
+            stream(&[], false)
         }
-        Reply::Stream { chunks, cut } => stream(chunks, cut),
+        Reply::Stream { chunks, cut } => stream(&chunks, cut),
     }
 }
 
 /// Writes the events with small pauses, so that the client really reads a stream.
-fn stream(chunks: Vec<Value>, cut: bool) -> Response {
+fn stream(chunks: &[Value], cut: bool) -> Response {
     let mut events: Vec<String> = chunks.iter().map(|c| format!("data: {c}\n\n")).collect();
     if !cut {
         events.push("data: [DONE]\n\n".into());

@@ -51,6 +51,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: crate::users_cmd::UsersCommand,
     },
+    /// The assistant's knowledge base: index it for dense retrieval, or search it.
+    Kb {
+        #[command(subcommand)]
+        command: crate::kb_cmd::KbCommand,
+    },
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
     /// Create or describe the DynamoDB table.

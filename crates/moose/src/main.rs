@@ -8,6 +8,7 @@ mod cli;
 mod config_cmd;
 mod datasource;
 mod jobs;
+mod kb_cmd;
 mod poll_cmd;
 mod serve;
 mod setup;
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
         cli::Command::Sim(args) => sim_cmd::run(&cli, args),
         cli::Command::Poll(args) => poll_cmd::poll(&cli, args),
         cli::Command::Table { command } => table_cmd::run(&cli, command),
+        cli::Command::Kb { command } => kb_cmd::run(&cli, command),
         cli::Command::Openapi => {
             println!(
                 "{}",

@@ -538,6 +538,126 @@ async fn serve_demo_shows_real_data_within_a_minute() {
         records > 100,
         "the last 20 hours hold 5-minute records: {records}"
     );
+    demo_assistant_answers(&client, &addr, &token, &list[0]).await;
     server.signal("TERM");
     assert_eq!(server.wait_exit().0, 0);
+}
+
+async fn post_json(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let r = client
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{url}: {}", r.status());
+    r.json().await.unwrap()
+}
+
+/// The assistant in the demo, as a new user would ask it (no language model configured).
+async fn demo_assistant_answers(
+    client: &reqwest::Client,
+    addr: &str,
+    token: &str,
+    system: &serde_json::Value,
+) {
+    let (id, name) = (
+        system["id"].as_str().unwrap(),
+        system["name"].as_str().unwrap(),
+    );
+    let tz = jiff::tz::TimeZone::get(system["time_zone"].as_str().unwrap()).unwrap();
+    let yesterday = jiff::Timestamp::now()
+        .to_zoned_datetime(tz)
+        .date()
+        .yesterday()
+        .unwrap();
+    let energy = get_json(
+        client,
+        &format!(
+            "http://{addr}/api/systems/{id}/energy?period=day&from={yesterday}&to={yesterday}"
+        ),
+        token,
+    )
+    .await;
+    let chat = format!("http://{addr}/api/chat");
+    let r = post_json(
+        client,
+        &chat,
+        token,
+        serde_json::json!({"message": format!("How much did {name} produce yesterday?")}),
+    )
+    .await;
+    let text = r["response"].as_str().unwrap();
+    match energy["energy"][0]["energy"]["produced_wh"].as_f64() {
+        Some(wh) => assert!(
+            text.contains(&format!("{:.2} kWh", wh / 1000.0)),
+            "the energy API says {wh} Wh: {text}"
+        ),
+        None => assert!(text.starts_with("Moose has no data"), "{text}"),
+    }
+    assert_eq!(r["mode"], "offline");
+    let r = post_json(
+        client,
+        &chat,
+        token,
+        serde_json::json!({"message": "what does state code 447 mean?"}),
+    )
+    .await;
+    assert!(
+        r["citations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["article"] == "fronius-state-codes-4xx-insulation"),
+        "{r}"
+    );
+    let open = get_json(
+        client,
+        &format!("http://{addr}/api/incidents?state=open"),
+        token,
+    )
+    .await;
+    let r = post_json(
+        client,
+        &chat,
+        token,
+        serde_json::json!({"message": "acknowledge the open incident"}),
+    )
+    .await;
+    match open["incidents"].as_array().unwrap().first() {
+        Some(incident) => {
+            let confirm = r["proposed_actions"][0]["confirm"].as_str().unwrap();
+            assert!(incident["acked_by"].is_null());
+            post_json(
+                client,
+                &format!("http://{addr}{confirm}"),
+                token,
+                serde_json::json!({}),
+            )
+            .await;
+            let after = get_json(
+                client,
+                &format!(
+                    "http://{addr}/api/incidents/{}",
+                    incident["id"].as_str().unwrap()
+                ),
+                token,
+            )
+            .await;
+            assert!(after["acked_by"].is_string(), "{after}");
+        }
+        None => assert!(
+            r["response"]
+                .as_str()
+                .unwrap()
+                .starts_with("You have no open"),
+            "{r}"
+        ),
+    }
 }
