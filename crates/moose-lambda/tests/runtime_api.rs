@@ -455,3 +455,130 @@ async fn device_status_polling_opens_a_platform_incident_and_an_sns_event_makes_
     assert_eq!(again["sent"], 0, "{again}");
     stop(notify);
 }
+
+/// `chat-service` on DynamoDB with the language model and Pinecone (both fakes on loopback):
+/// the model calls the knowledge tool, retrieval asks Pinecone, the answer comes back through
+/// API Gateway with its citations, and the conversation is in the table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_service_answers_with_the_model_and_pinecone_on_dynamodb() {
+    use moose_fakes::openai::{FakeOpenAi, Reply, Style};
+    use moose_fakes::pinecone::{FakePinecone, Kind};
+    let endpoint = std::env::var("MOOSE_TEST_DYNAMODB_ENDPOINT")
+        .expect("MOOSE_TEST_DYNAMODB_ENDPOINT: run ./scripts/test, which starts moto_server");
+    let table_name = moose_notify::testing::unique("moose-chat");
+    let settings = moose_store_dynamodb::DynamoSettings {
+        table: table_name.clone(),
+        endpoint: Some(endpoint.clone()),
+        region: Some("us-east-1".into()),
+    };
+    let table = moose_store_dynamodb::DynamoStore::connect(&settings).await;
+    table.create_table().await.unwrap();
+    let store: Arc<dyn moose_store::Store> = Arc::new(table);
+    let auth =
+        moose_auth::AuthService::new(Arc::clone(&store), moose_auth::AuthSettings::default());
+    let (admin, _) = auth
+        .create_user(
+            "ops@example.com",
+            moose_auth::OrgRole::Admin,
+            None,
+            Some("a long enough password"),
+            None,
+        )
+        .await
+        .unwrap();
+    let principal = moose_auth::Principal {
+        user: admin,
+        credential: moose_auth::Credential::Supabase,
+    };
+    let (_, key) = auth
+        .create_api_key(&principal, "chat test", moose_auth::OrgRole::Admin, false)
+        .await
+        .unwrap();
+
+    // The model and the index; the knowledge base's vectors are in the index.
+    let ai = FakeOpenAi::start(Some("sk-lambda"), 64).await;
+    let pc = FakePinecone::start("pc-lambda", "moose-om", Kind::Vectors(64)).await;
+    let mut llm = moose_assistant::llm::LlmSettings::new(
+        ai.base_url(),
+        Some(moose_domain::Secret::new("sk-lambda")),
+        "gpt-4.1-mini",
+    );
+    llm.embedding_model = Some("text-embedding-3-small".into());
+    let pinecone = moose_assistant::pinecone::PineconeClient::new(
+        moose_assistant::pinecone::PineconeSettings {
+            api_key: moose_domain::Secret::new("pc-lambda"),
+            index_name: "moose-om".into(),
+            control_url: pc.url().into(),
+            index_host: None,
+            namespace: String::new(),
+            timeout: Duration::from_secs(5),
+        },
+    );
+    moose_assistant::retrieval::Retriever::hybrid(
+        moose_assistant::retrieval::KnowledgeSource::Builtin,
+        moose_assistant::llm::LlmClient::new(llm),
+        moose_assistant::retrieval::VectorIndex::Pinecone(pinecone),
+    )
+    .ingest(|_, _| {})
+    .await
+    .unwrap();
+    ai.push([
+        Reply::tool_calls(&[("search_knowledge", r#"{"query":"insulation fault state code 447"}"#)], Style::OpenAi),
+        Reply::text("An insulation fault: the inverter found a leak to earth on the DC side. A qualified electrician must find it."),
+    ]);
+
+    let harness = Harness::start().await;
+    let child = harness.bootstrap(
+        "prod-chat-service",
+        &[
+            ("DYNAMODB_TABLE_NAME", &table_name),
+            ("MOOSE_DYNAMODB_ENDPOINT", &endpoint),
+            ("OPENAI_API_KEY", "sk-lambda"),
+            ("MOOSE_OPENAI_BASE_URL", ai.base_url()),
+            ("MOOSE_EMBEDDING_MODEL", "text-embedding-3-small"),
+            ("PINECONE_API_KEY", "pc-lambda"),
+            ("PINECONE_INDEX_NAME", "moose-om"),
+            ("MOOSE_PINECONE_CONTROLLER_URL", pc.url()),
+        ],
+    );
+    let mut event = rest_event("POST", "/api/chat", Some(&key));
+    event["headers"]["Content-Type"] = json!("application/json");
+    event["body"] = json!(json!({"username": "ops", "message": "inverter shows 447, can the owner fix it?", "user_id": null}).to_string());
+    let (kind, reply) = harness.invoke(event).await;
+    assert_eq!(kind, "response", "{reply}");
+    assert_eq!(reply["statusCode"], 200, "{reply}");
+    let body: Value = serde_json::from_str(reply["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["mode"], "model", "{body}");
+    assert!(
+        body["response"]
+            .as_str()
+            .unwrap()
+            .starts_with("An insulation fault"),
+        "{body}"
+    );
+    assert!(
+        body["citations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["kind"] == "knowledge"
+                && c["article"].as_str().unwrap().contains("insulation")),
+        "{body}"
+    );
+    assert_eq!(
+        body["usage"]["total_tokens"].as_u64().map(|t| t > 0),
+        Some(true)
+    );
+    assert_eq!(ai.requests().len(), 2, "one tool round, then the answer");
+    assert!(pc.queries() >= 1, "retrieval asked Pinecone");
+    let (_, listed) = harness
+        .invoke(rest_event("GET", "/api/chat/conversations", Some(&key)))
+        .await;
+    let listed: Value = serde_json::from_str(listed["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        listed["conversations"].as_array().unwrap().len(),
+        1,
+        "{listed}"
+    );
+    stop(child);
+}
