@@ -344,6 +344,13 @@ fn states(org: &Org) -> Vec<String> {
         .collect()
 }
 
+/// Whether the answer states `v` (to its own rounding).
+fn states_value(text: &str, v: f64) -> bool {
+    grounding::numbers_in(text)
+        .iter()
+        .any(|(n, half)| (n - v).abs() <= half + 1e-9)
+}
+
 /// Whether the answer states `wh` (as kWh, to its own rounding).
 fn states_kwh(text: &str, wh: f64) -> bool {
     grounding::numbers_in(text)
@@ -511,6 +518,33 @@ async fn check(
                 Some((pi, name)) if text.contains(&name) && text.contains(&format!("{pi:.2}")) => {}
                 other => f.push(format!(
                     "the KPI API's lowest is {other:?}; the answer: {text}"
+                )),
+            }
+        }
+        Some(parts) if parts[0] == "kpis" => {
+            // The KPI API's specific yield over the period the tool was asked for.
+            let id = &world.systems[parts[1]];
+            let asked = consulted
+                .iter()
+                .find(|c| c["tool"] == "get_kpis")
+                .map(|c| c["result"].clone())
+                .unwrap_or_default();
+            let (from, to) = (
+                asked["from"].as_str().unwrap_or("?"),
+                asked["to"].as_str().unwrap_or("?"),
+            );
+            let k = org
+                .call(
+                    "GET",
+                    &format!("/api/systems/{id}/kpis?from={from}&to={to}"),
+                    Some(token),
+                    None,
+                )
+                .await;
+            match k.body["kpis"]["specific_yield_kwh_per_kwp"].as_f64() {
+                Some(y) if states_value(&text, y) => {}
+                other => f.push(format!(
+                    "the KPI API's specific yield {from}..{to} is {other:?}; the answer: {text}"
                 )),
             }
         }

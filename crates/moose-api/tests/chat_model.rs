@@ -394,3 +394,53 @@ fn prompts_answers_and_keys_are_not_logged_at_info() {
         assert!(!logs.contains(secret), "{secret} reached the logs");
     }
 }
+
+#[tokio::test]
+async fn malformed_tool_arguments_go_back_to_the_model_as_an_error_not_a_crash() {
+    let mut org = Org::new().await;
+    let fake = FakeOpenAi::start(Some("sk-test"), 8).await;
+    fake.push([
+        Reply::tool_calls(
+            &[("get_energy", "{\"system\": \"A\", \"from\":")],
+            moose_fakes::openai::Style::OpenAi,
+        ),
+        Reply::tool_calls(
+            &[("no_such_tool", "{}")],
+            moose_fakes::openai::Style::Ollama,
+        ),
+        Reply::text("I could not read the energy data just now."),
+    ]);
+    with_model(
+        &mut org,
+        fake.base_url(),
+        Duration::from_secs(5),
+        ChatSettings::default(),
+    );
+    let (viewer, _) = org.login("viewer@example.com").await;
+    let r = ask(
+        &org,
+        &viewer,
+        json!({"message": "how much did System A produce today?"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["mode"], "model", "{}", r.body);
+    let sent = fake.requests();
+    assert_eq!(sent.len(), 3);
+    let tool_msg = |n: usize| {
+        sent[n]["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|m| m["role"] == "tool")
+            .map(|m| m["content"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    assert!(
+        tool_msg(1).contains("arguments are not valid JSON"),
+        "{}",
+        tool_msg(1)
+    );
+    assert!(tool_msg(2).contains("no tool named"), "{}", tool_msg(2));
+}

@@ -332,6 +332,40 @@ pub fn duration_hours(question: &str) -> Option<i64> {
     None
 }
 
+/// Whether a question asks for a system's KPIs over a period ("specific yield of Cologne over
+/// the last 7 days", "performance index last month"), and over how many days up to yesterday.
+/// Without a period it is a question about what the KPI means (knowledge).
+pub fn kpi_question(question: &str) -> Option<i64> {
+    let w = words(question);
+    let has = |x: &str| w.iter().any(|y| y == x);
+    let kpi = (has("specific") && has("yield"))
+        || (has("performance") && (has("index") || has("ratio")))
+        || has("kpi")
+        || has("kpis")
+        || has("completeness");
+    if !kpi {
+        return None;
+    }
+    let days = w.iter().enumerate().find_map(|(i, x)| {
+        let n: i64 = x.parse().ok()?;
+        w.get(i + 1)
+            .is_some_and(|u| u == "days" || u == "day")
+            .then_some(n)
+    });
+    days.or(if has("week") {
+        Some(7)
+    } else if has("month") {
+        Some(30)
+    } else if has("year") {
+        Some(365)
+    } else if has("yesterday") {
+        Some(1)
+    } else {
+        None
+    })
+    .map(|d| d.clamp(1, 366))
+}
+
 /// Whether a question asks how fresh the data is ("when did X last send data?", "is my data up
 /// to date?").
 pub fn freshness_question(question: &str) -> bool {
@@ -565,6 +599,12 @@ mod tests {
         assert_eq!(duration_hours("for 999 days"), Some(720));
         assert_eq!(duration_hours("the 447 code"), None);
         assert!(freshness_question("When did Cologne last send data?"));
+        assert_eq!(
+            kpi_question("What was the specific yield of Cologne over the last 7 days?"),
+            Some(7)
+        );
+        assert_eq!(kpi_question("performance index last month"), Some(30));
+        assert_eq!(kpi_question("what is specific yield in kWh/kWp?"), None);
         assert!(freshness_question("is my data up to date"));
         assert!(!freshness_question("what does 447 mean"));
     }

@@ -118,6 +118,7 @@ impl Assistant {
                         offline::answer(&turn.question, turn.system_id.as_deref(), &mut fresh)
                             .await;
                     a.usage = why.usage();
+                    a.model_time = why.model_time();
                     a.notice = Some(why.notice());
                     a
                 }
@@ -153,6 +154,7 @@ impl Assistant {
         messages.push(Message::text("user", question));
         let defs = definitions();
         let mut usage = Usage::default();
+        let mut model_time = std::time::Duration::ZERO;
         let mut text = None;
         for round in 0..=self.limits.max_tool_rounds {
             // The last round offers no tools: the model must answer with what it has.
@@ -161,10 +163,10 @@ impl Assistant {
             } else {
                 defs.clone()
             };
-            let c = llm
-                .complete(&messages, &offered)
-                .await
-                .map_err(|e| Fallback::Model(e, usage))?;
+            let asked = Instant::now();
+            let c = llm.complete(&messages, &offered).await;
+            model_time += asked.elapsed();
+            let c = c.map_err(|e| Fallback::Model(e, usage, model_time))?;
             usage.add(c.usage);
             if c.tool_calls.is_empty() {
                 text = Some(c.content);
@@ -210,7 +212,7 @@ impl Assistant {
         }
         let text = text.unwrap_or_default();
         if text.trim().is_empty() {
-            return Err(Fallback::Empty(usage));
+            return Err(Fallback::Empty(usage, model_time));
         }
         // Every figure must come from this turn's tool results or the question.
         let results: Vec<String> = tools.records.iter().map(|r| r.result.to_string()).collect();
@@ -222,7 +224,7 @@ impl Assistant {
                 figures = invented.len(),
                 "the model's answer had figures no tool gave; answered offline"
             );
-            return Err(Fallback::Ungrounded(usage));
+            return Err(Fallback::Ungrounded(usage, model_time));
         }
         let mut citations: Vec<Citation> = Vec::new();
         for c in std::mem::take(&mut tools.citations) {
@@ -238,6 +240,7 @@ impl Assistant {
             usage: Some(usage),
             consulted: tools.records.clone(),
             proposed: tools.proposals.clone(),
+            model_time,
         })
     }
 }
@@ -245,34 +248,41 @@ impl Assistant {
 /// Why a turn fell back to the offline answerer.
 #[derive(Debug)]
 enum Fallback {
-    Model(LlmError, Usage),
-    Empty(Usage),
-    Ungrounded(Usage),
+    Model(LlmError, Usage, std::time::Duration),
+    Empty(Usage, std::time::Duration),
+    Ungrounded(Usage, std::time::Duration),
 }
 
 impl Fallback {
     fn code(&self) -> &'static str {
         match self {
-            Self::Model(e, _) => e.code(),
-            Self::Empty(_) => "empty",
-            Self::Ungrounded(_) => "ungrounded",
+            Self::Model(e, ..) => e.code(),
+            Self::Empty(..) => "empty",
+            Self::Ungrounded(..) => "ungrounded",
         }
     }
 
     fn usage(&self) -> Option<Usage> {
-        let (Self::Model(_, u) | Self::Empty(u) | Self::Ungrounded(u)) = self;
+        let (Self::Model(_, u, _) | Self::Empty(u, _) | Self::Ungrounded(u, _)) = self;
         (u.total_tokens > 0).then_some(*u)
+    }
+
+    fn model_time(&self) -> std::time::Duration {
+        let (Self::Model(_, _, t) | Self::Empty(_, t) | Self::Ungrounded(_, t)) = self;
+        *t
     }
 
     fn notice(&self) -> String {
         let why = match self {
-            Self::Model(LlmError::Quota, _) => "the language model's quota is exhausted".to_owned(),
-            Self::Model(LlmError::Timeout, _) => {
+            Self::Model(LlmError::Quota, ..) => {
+                "the language model's quota is exhausted".to_owned()
+            }
+            Self::Model(LlmError::Timeout, ..) => {
                 "the language model did not answer in time".to_owned()
             }
-            Self::Model(e, _) => format!("the language model could not be used ({})", e.code()),
-            Self::Empty(_) => "the language model gave no answer".to_owned(),
-            Self::Ungrounded(_) => {
+            Self::Model(e, ..) => format!("the language model could not be used ({})", e.code()),
+            Self::Empty(..) => "the language model gave no answer".to_owned(),
+            Self::Ungrounded(..) => {
                 "the language model's answer stated figures that Moose's data does not contain"
                     .to_owned()
             }

@@ -86,6 +86,9 @@ pub struct Answer {
     pub consulted: Vec<tools::ToolRecord>,
     /// Actions proposed this turn, waiting for the user's confirmation.
     pub proposed: Vec<serde_json::Value>,
+    /// Time spent waiting for the language model this turn.
+    #[serde(skip)]
+    pub model_time: std::time::Duration,
 }
 
 impl Answer {
@@ -99,6 +102,7 @@ impl Answer {
             usage: None,
             consulted: Vec::new(),
             proposed: Vec::new(),
+            model_time: std::time::Duration::ZERO,
         }
     }
 }

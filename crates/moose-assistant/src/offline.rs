@@ -54,6 +54,12 @@ async fn route<T: Toolbox>(
     if let Some(period) = data::fleet_question(question) {
         return fleet(period, tools).await;
     }
+    if let Some(days) = data::kpi_question(question) {
+        return match which(question, system_id, tools).await {
+            Ok(s) => kpis(&s, days, tools).await,
+            Err(a) => a,
+        };
+    }
     if data::freshness_question(question) {
         return freshness(question, system_id, tools).await;
     }
@@ -139,6 +145,51 @@ async fn energy<T: Toolbox>(
         hidden_wh: row["hidden_kwh"].as_f64().map(|k| k * 1000.0),
     };
     data::energy_answer(&fact)
+}
+
+async fn kpis<T: Toolbox>(s: &SystemInfo, days: i64, tools: &mut ToolSet<'_, T>) -> Answer {
+    let to = s.today.yesterday().unwrap_or(s.today);
+    let from = to
+        .checked_sub(jiff::Span::new().days(days - 1))
+        .unwrap_or(to);
+    let v = tools
+        .call(
+            "get_kpis",
+            &json!({"system": s.id, "from": from.to_string(), "to": to.to_string()}),
+        )
+        .await;
+    if let Some(e) = v["error"].as_str() {
+        return failed(e);
+    }
+    let k = &v["kpis"];
+    let mut parts = Vec::new();
+    if let Some(wh) = k["energy"]["produced_wh"].as_f64() {
+        parts.push(format!("produced {:.2} kWh", wh / 1000.0));
+    }
+    if let Some(y) = k["specific_yield_kwh_per_kwp"].as_f64() {
+        parts.push(format!("specific yield {y:.2} kWh/kWp"));
+    }
+    if let Some(pi) = k["performance_index"].as_f64() {
+        parts.push(format!(
+            "performance index {pi:.2} (produced ÷ clear-sky expected energy)"
+        ));
+    }
+    if let Some(c) = k["data_completeness"].as_f64() {
+        parts.push(format!("data completeness {:.0} %", c * 100.0));
+    }
+    let text = if parts.is_empty() {
+        format!(
+            "Moose has no KPIs for {} from {from} to {to}: no data in that period.",
+            s.name
+        )
+    } else {
+        format!(
+            "{}, {from} to {to} (site time): {}.",
+            s.name,
+            parts.join(", ")
+        )
+    };
+    Answer::offline(text, Vec::new())
 }
 
 async fn status<T: Toolbox>(s: &SystemInfo, tools: &mut ToolSet<'_, T>) -> Answer {

@@ -212,7 +212,9 @@ async fn turn(
         principal: caller.0.clone(),
         conversation: conv.id.clone(),
     };
+    let started = std::time::Instant::now();
     let answer = state.assistant.answer(&turn, &tools).await;
+    let took = started.elapsed();
     if let Some(u) = answer.usage {
         add_tokens(&state, &caller, day, u.total_tokens).await?;
     }
@@ -262,11 +264,21 @@ async fn turn(
         .get(axum::http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/event-stream"));
-    Ok(if wants_stream {
+    let mut response = if wants_stream {
         stream(&reply, &answer.text).into_response()
     } else {
         axum::Json(reply).into_response()
-    })
+    };
+    // How long the turn took and how much of it was the model's (Server-Timing, in ms).
+    let timing = format!(
+        "model;dur={:.1}, assistant;dur={:.1}",
+        answer.model_time.as_secs_f64() * 1000.0,
+        took.as_secs_f64() * 1000.0
+    );
+    if let Ok(v) = axum::http::HeaderValue::from_str(&timing) {
+        response.headers_mut().insert("server-timing", v);
+    }
+    Ok(response)
 }
 
 /// The caller's tokens used on a UTC day.
