@@ -145,6 +145,9 @@ impl Store for UnreachableStore {
     async fn query(&self, _: &Query) -> StoreResult<Page> {
         down()
     }
+    async fn scan(&self, _: Option<&moose_store::Cursor>, _: u32) -> StoreResult<Page> {
+        down()
+    }
     async fn batch_write(&self, _: Vec<BatchOp>) -> StoreResult<()> {
         down()
     }

@@ -132,4 +132,49 @@ impl DynamoStore {
             "indexes": table.map(|t| t.global_secondary_indexes().iter().filter_map(|g| g.index_name().map(str::to_owned)).collect::<Vec<_>>()),
         }))
     }
+
+    /// Asks DynamoDB for an on-demand backup of the table (the release checklist's step) and
+    /// returns its ARN and status.
+    pub async fn create_backup(&self, name: &str) -> Result<serde_json::Value, StoreError> {
+        let out = self
+            .client
+            .create_backup()
+            .table_name(&self.table)
+            .backup_name(name)
+            .send()
+            .await
+            .map_err(|e| convert::map_err(e, &self.table))?;
+        let d = out.backup_details();
+        Ok(serde_json::json!({
+            "arn": d.map(|d| d.backup_arn().to_owned()),
+            "name": d.map(|d| d.backup_name().to_owned()),
+            "status": d.map(|d| d.backup_status().as_str().to_owned()),
+        }))
+    }
+
+    /// The table's on-demand backups, newest first.
+    pub async fn list_backups(&self) -> Result<Vec<serde_json::Value>, StoreError> {
+        let out = self
+            .client
+            .list_backups()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| convert::map_err(e, &self.table))?;
+        let mut list: Vec<serde_json::Value> = out
+            .backup_summaries()
+            .iter()
+            .map(|b| {
+                serde_json::json!({
+                    "arn": b.backup_arn(),
+                    "name": b.backup_name(),
+                    "status": b.backup_status().map(|s| s.as_str().to_owned()),
+                    "created": b.backup_creation_date_time().map(|t| t.secs()),
+                    "bytes": b.backup_size_bytes(),
+                })
+            })
+            .collect();
+        list.sort_by_key(|b| std::cmp::Reverse(b["created"].as_i64()));
+        Ok(list)
+    }
 }

@@ -231,6 +231,29 @@ impl Store for DynamoStore {
         Ok(Page { items, next })
     }
 
+    async fn scan(&self, start_after: Option<&Cursor>, limit: u32) -> StoreResult<Page> {
+        let mut req = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000));
+        if let Some(cursor) = start_after {
+            req = req.set_exclusive_start_key(Some(Self::decode_cursor(cursor)?));
+        }
+        let out = req.send().await.map_err(|e| map_err(e, &self.table))?;
+        let items = out
+            .items()
+            .iter()
+            .map(map_item)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next = out
+            .last_evaluated_key()
+            .filter(|k| !k.is_empty())
+            .map(Self::encode_cursor);
+        Ok(Page { items, next })
+    }
+
     async fn batch_write(&self, ops: Vec<BatchOp>) -> StoreResult<()> {
         validate_batch(&ops)?;
         for chunk in ops.chunks(BATCH_SIZE) {

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use moose_store::{
-    BatchOp, Condition, Item, Key, Page, Query, Store, StoreError, StoreResult, TxOp,
+    BatchOp, Condition, Cursor, Item, Key, Page, Query, Store, StoreError, StoreResult, TxOp,
     validate_batch, validate_condition_on, validate_item, validate_transaction,
 };
 
@@ -108,6 +108,14 @@ impl Store for SqliteStore {
         query.validate()?;
         let query = query.clone();
         self.conns.read(move |conn| ops::query(conn, &query)).await
+    }
+
+    async fn scan(&self, start_after: Option<&Cursor>, limit: u32) -> StoreResult<Page> {
+        let start = start_after.cloned();
+        let limit = limit.clamp(1, 1000);
+        self.conns
+            .read(move |conn| ops::scan(conn, start.as_ref(), limit))
+            .await
     }
 
     async fn batch_write(&self, ops: Vec<BatchOp>) -> StoreResult<()> {

@@ -192,6 +192,46 @@ fn decode_cursor(index: Index, cursor: &Cursor) -> StoreResult<Vec<String>> {
     Ok(parts)
 }
 
+/// One page of every item, in `(pk, sk)` order.
+pub(crate) fn scan(conn: &Connection, start: Option<&Cursor>, limit: u32) -> StoreResult<Page> {
+    let after: Option<(String, String)> = match start {
+        Some(c) => Some(
+            serde_json::from_str(&c.0)
+                .map_err(|_| StoreError::InvalidRequest("malformed scan cursor".into()))?,
+        ),
+        None => None,
+    };
+    let sql = match after {
+        Some(_) => format!(
+            "SELECT {ITEM_COLUMNS} FROM items WHERE (pk, sk) > (?1, ?2) ORDER BY pk, sk LIMIT {}",
+            limit + 1
+        ),
+        None => format!(
+            "SELECT {ITEM_COLUMNS} FROM items ORDER BY pk, sk LIMIT {}",
+            limit + 1
+        ),
+    };
+    let mut stmt = conn.prepare_cached(&sql).map_err(map_err)?;
+    let mut rows = match &after {
+        Some((pk, sk)) => stmt.query(rusqlite::params![pk, sk]),
+        None => stmt.query([]),
+    }
+    .map_err(map_err)?;
+    let mut items = Vec::new();
+    while let Some(row) = rows.next().map_err(map_err)? {
+        items.push(row_to_item(row)?);
+    }
+    let next = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(|last| {
+            Cursor(serde_json::to_string(&(&last.key.pk, &last.key.sk)).unwrap_or_default())
+        })
+    } else {
+        None
+    };
+    Ok(Page { items, next })
+}
+
 pub(crate) fn query(conn: &Connection, q: &Query) -> StoreResult<Page> {
     let (part_col, sort_col, order_cols) = match q.index {
         Index::Primary => ("pk", "sk", vec!["sk"]),

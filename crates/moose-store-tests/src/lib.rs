@@ -29,6 +29,7 @@ macro_rules! conformance_tests {
             query_prefix_in_order_both_directions,
             query_sort_conditions,
             query_pages_cover_everything_once,
+            scan_pages_cover_everything_once,
             gsi1_query_is_sparse_and_ordered,
             batch_write_many_and_mixed,
             batch_rejects_duplicate_keys,

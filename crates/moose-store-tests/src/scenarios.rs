@@ -384,6 +384,53 @@ pub async fn query_pages_cover_everything_once(store: &dyn Store) {
     }
 }
 
+/// A scan's pages hold every item of the store exactly once, with its index keys and timestamp.
+pub async fn scan_pages_cover_everything_once(store: &dyn Store) {
+    let pk = scope();
+    let n = 53;
+    let stamp: jiff::Timestamp = "2026-01-02T03:04:05.678Z".parse().unwrap();
+    let ops = (0..n)
+        .map(|i| {
+            BatchOp::Put(
+                item(&pk, &format!("K#{i:03}"), json!({"i": i}))
+                    .with_gsi1(format!("{pk}-index"), format!("{i:03}"))
+                    .with_timestamp(stamp),
+            )
+        })
+        .collect();
+    store.batch_write(ops).await.unwrap();
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let page = store.scan(cursor.as_ref(), 10).await.unwrap();
+        pages += 1;
+        assert!(page.items.len() <= 10, "a page never exceeds its limit");
+        for it in page.items.into_iter().filter(|it| it.key.pk == pk) {
+            assert_eq!(it.timestamp, stamp, "the timestamp is read back as written");
+            assert_eq!(
+                it.gsi1.as_ref().map(|g| g.pk.clone()),
+                Some(format!("{pk}-index"))
+            );
+            seen.push(it.attrs["i"].as_i64().unwrap());
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+        assert!(pages < 100_000, "scanning does not terminate");
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, (0..n).collect::<Vec<i64>>(), "every item once");
+    let bad = store
+        .scan(Some(&moose_store::Cursor("not a cursor".into())), 10)
+        .await;
+    assert!(
+        matches!(bad, Err(StoreError::InvalidRequest(_))),
+        "a malformed cursor is the caller's error: {bad:?}"
+    );
+}
+
 /// GSI1 lists only items that carry index keys, ordered by GSI1SK, across partitions.
 pub async fn gsi1_query_is_sparse_and_ordered(store: &dyn Store) {
     let scope = scope();

@@ -71,6 +71,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Reads one page of a partition (or of a GSI1 partition), in sort-key order.
     async fn query(&self, query: &Query) -> StoreResult<Page>;
 
+    /// Reads one page of every item in the store (backups, migrations), in an order of the
+    /// backend's choosing that is stable across pages; start with `None` and follow
+    /// [`Page::next`]. Every item appears exactly once across the pages of one scan, provided
+    /// nothing is written meanwhile. Never on a request path: it reads the whole table.
+    async fn scan(&self, start_after: Option<&Cursor>, limit: u32) -> StoreResult<Page>;
+
     /// Applies unconditional puts and deletes, chunked and retried by the backend as needed.
     async fn batch_write(&self, ops: Vec<BatchOp>) -> StoreResult<()>;
 

@@ -51,6 +51,10 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: crate::users_cmd::UsersCommand,
     },
+    /// Write every item of the store to a portable archive (or, with --native, a DynamoDB backup).
+    Backup(crate::backup_cmd::BackupArgs),
+    /// Restore an archive written by `moose backup` into the configured store (either backend).
+    Restore(crate::backup_cmd::RestoreArgs),
     /// The assistant's knowledge base: index it for dense retrieval, or search it.
     Kb {
         #[command(subcommand)]

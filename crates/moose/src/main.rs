@@ -4,6 +4,7 @@
 //! stderr and an exit code (0 success, 1 failure at run time, 2 invalid configuration or usage).
 
 mod alerts_cmd;
+mod backup_cmd;
 mod cli;
 mod config_cmd;
 mod datasource;
@@ -30,6 +31,8 @@ fn main() -> ExitCode {
         cli::Command::Poll(args) => poll_cmd::poll(&cli, args),
         cli::Command::Table { command } => table_cmd::run(&cli, command),
         cli::Command::Kb { command } => kb_cmd::run(&cli, command),
+        cli::Command::Backup(args) => backup_cmd::backup(&cli, args),
+        cli::Command::Restore(args) => backup_cmd::restore(&cli, args),
         cli::Command::Openapi => {
             println!(
                 "{}",
