@@ -21,7 +21,7 @@ use moose_assistant::llm::{LlmClient, LlmSettings};
 use moose_assistant::retrieval::{KnowledgeSource, Retriever};
 use moose_assistant::{Assistant, Limits};
 use moose_auth::{AuthSettings, Membership, OrgRole, Principal, SystemRole};
-use moose_domain::{Secret, SystemId, keys};
+use moose_domain::{SystemId, keys};
 use moose_fakes::openai::{FakeOpenAi, Reply, Style};
 use moose_solardata::{SolarRepo, ingest_records};
 use moose_solarweb::types::{Channel, Record};
