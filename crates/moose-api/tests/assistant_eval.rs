@@ -492,7 +492,7 @@ async fn check(
                 ranked["to"].as_str().unwrap_or_default(),
             );
             let mut lowest: Option<(f64, String)> = None;
-            for (_, id) in &world.systems {
+            for id in world.systems.values() {
                 let k = org
                     .call(
                         "GET",
@@ -630,10 +630,10 @@ async fn check(
         .unwrap_or_default();
     match case.proposal.as_deref() {
         Some("none") if !proposals.is_empty() => {
-            f.push(format!("unexpected proposals: {proposals:?}"))
+            f.push(format!("unexpected proposals: {proposals:?}"));
         }
         Some(action) if action != "none" && !proposals.iter().any(|p| p["action"] == action) => {
-            f.push(format!("no {action} proposal: {}", r.body))
+            f.push(format!("no {action} proposal: {}", r.body));
         }
         _ => {}
     }
