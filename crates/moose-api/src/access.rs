@@ -16,7 +16,7 @@ use crate::{ApiError, AppState};
 pub(crate) fn api_router(state: &AppState) -> Router<AppState> {
     ROUTES.iter().fold(Router::new(), |router, spec| {
         let guarded = (spec.handler)().route_layer(axum::middleware::from_fn_with_state(
-            (state.clone(), spec.rule),
+            (state.clone(), spec.rule, spec.path),
             authorize,
         ));
         router.route(spec.path, guarded)
@@ -33,11 +33,11 @@ fn bearer(req: &Request) -> Option<&str> {
 
 /// Authenticates the caller and applies the route's rule, before the handler runs.
 async fn authorize(
-    State((state, rule)): State<(AppState, Rule)>,
+    State((state, rule, path)): State<(AppState, Rule, &'static str)>,
     mut req: Request,
     next: Next,
 ) -> Response {
-    match decide(&state, rule, &mut req).await {
+    let mut response = match decide(&state, rule, &mut req).await {
         Ok(principal) => {
             if let Some(p) = principal {
                 req.extensions_mut().insert(p);
@@ -45,7 +45,13 @@ async fn authorize(
             next.run(req).await
         }
         Err(e) => e.into_response(),
-    }
+    };
+    // The route's template, for the request metrics (never the concrete path: ids would make
+    // every system its own time series).
+    response
+        .extensions_mut()
+        .insert(crate::middleware::RouteTemplate(path));
+    response
 }
 
 async fn decide(

@@ -72,8 +72,11 @@ async fn ready(State(state): State<AppState>) -> Response {
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "unhealthy")
     };
-    let body =
+    let mut body =
         json!({"status": word, "version": state.version, "failing": failing, "checks": checks});
+    if let Some(jobs) = &state.jobs {
+        body["jobs"] = jobs.iter().map(|name| json!({"name": name})).collect();
+    }
     (status, Json(body)).into_response()
 }
 

@@ -9,6 +9,7 @@ mod access;
 mod error;
 mod extract;
 mod health;
+pub mod metrics;
 mod middleware;
 mod openapi;
 mod params;
@@ -48,6 +49,11 @@ pub struct AppState {
     pub chat: ChatSettings,
     /// When this process last swept expired conversations.
     pub chat_swept: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+    /// The background jobs this process runs, reported by `/health/ready` (`None`: this host
+    /// runs none, as on Lambda, where each job is its own scheduled function).
+    pub jobs: Option<Vec<String>>,
+    /// Whether and to whom `GET /metrics` is served (`None`: not on this host).
+    pub metrics: Option<metrics::MetricsAccess>,
 }
 
 /// How `chat-service` keeps conversations and spends tokens.
@@ -89,6 +95,8 @@ impl AppState {
             assistant: Arc::new(offline_assistant()),
             chat: ChatSettings::default(),
             chat_swept: Arc::default(),
+            jobs: None,
+            metrics: None,
         }
     }
 }
@@ -115,6 +123,7 @@ impl Default for HttpLimits {
 pub fn router(state: AppState, limits: HttpLimits) -> Router {
     let routes = Router::new()
         .merge(health::routes())
+        .route("/metrics", axum::routing::get(metrics::metrics))
         .merge(access::api_router(&state));
     with_edge(routes.with_state(state), limits)
 }

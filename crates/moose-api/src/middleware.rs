@@ -26,6 +26,43 @@ fn request_id(req: &Request) -> String {
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
 }
 
+/// The route template a response was produced by (`/api/systems/{system}`), set by the route's
+/// middleware.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RouteTemplate(pub(crate) &'static str);
+
+/// Counts a finished request and its latency by route template, method and status.
+fn record(response: &Response, method: &str, path: &str, seconds: f64) {
+    let route = match response.extensions().get::<RouteTemplate>() {
+        Some(t) => t.0,
+        None if path == "/health" || path == "/health/ready" || path == "/metrics" => {
+            path_static(path)
+        }
+        None => "unmatched",
+    };
+    let status = response.status().as_u16().to_string();
+    moose_metrics::count(
+        "moose_http_requests_total",
+        "HTTP requests by route template, method and status.",
+        &[("route", route), ("method", method), ("status", &status)],
+        1,
+    );
+    moose_metrics::observe(
+        "moose_http_request_duration_seconds",
+        "HTTP request latency by route template.",
+        &[("route", route)],
+        seconds,
+    );
+}
+
+fn path_static(path: &str) -> &'static str {
+    match path {
+        "/health" => "/health",
+        "/health/ready" => "/health/ready",
+        _ => "/metrics",
+    }
+}
+
 /// Gives every request an id (echoed in `x-request-id`), a span carrying it, and one access
 /// log line when it completes.
 pub(crate) async fn request_context(req: Request, next: Next) -> Response {
@@ -37,10 +74,13 @@ pub(crate) async fn request_context(req: Request, next: Next) -> Response {
         path = %req.uri().path(),
     );
     let started = Instant::now();
+    let (method, path) = (req.method().to_string(), req.uri().path().to_owned());
     async move {
         let mut response = next.run(req).await;
         let status = response.status();
-        let latency_ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
+        let elapsed = started.elapsed().as_secs_f64();
+        record(&response, &method, &path, elapsed);
+        let latency_ms = (elapsed * 10_000.0).round() / 10.0;
         if status.is_server_error() {
             tracing::warn!(status = status.as_u16(), latency_ms, "request failed");
         } else {

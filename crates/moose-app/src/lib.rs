@@ -6,6 +6,8 @@
 //! settings, the `device-status-polling` job, the `notify-user` dispatcher) are made from the
 //! same configuration on demand, so a setting means the same on every host.
 
+pub mod doctor;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -133,6 +135,8 @@ impl App {
                 daily_tokens_per_user: self.config.assistant.daily_tokens_per_user,
             },
             chat_swept: Arc::default(),
+            jobs: None,
+            metrics: None,
         }
     }
 
@@ -164,6 +168,23 @@ impl App {
     /// The HTTP API, the same on every host.
     pub fn router(&self) -> axum::Router {
         moose_api::router(self.api_state(), self.http_limits())
+    }
+
+    /// Who may scrape `GET /metrics` on `moose serve`.
+    pub fn metrics_access(&self) -> moose_api::metrics::MetricsAccess {
+        moose_api::metrics::MetricsAccess {
+            token: self.config.http.metrics_token.clone(),
+        }
+    }
+
+    /// The HTTP API of `moose serve`, which runs `jobs` in the background: readiness lists
+    /// them (so that `moose verify` can tell a server that polls from one that does not), and
+    /// `GET /metrics` is served.
+    pub fn router_with_jobs(&self, jobs: &[&str]) -> axum::Router {
+        let mut state = self.api_state();
+        state.jobs = Some(jobs.iter().map(|j| (*j).to_owned()).collect());
+        state.metrics = Some(self.metrics_access());
+        moose_api::router(state, self.http_limits())
     }
 
     /// A Solar.web client of the configured account, if access keys are set.

@@ -61,6 +61,7 @@ fn non_default(name: &str) -> Option<&'static str> {
         "MOOSE_SNS_TOPIC_ARN" => "arn:aws:sns:us-east-1:123456789012:moose-ops",
         "MOOSE_AWS_ENDPOINT" => "http://127.0.0.1:2",
         "MOOSE_ALLOW_PRIVATE_WEBHOOKS" => "true",
+        "MOOSE_METRICS_TOKEN" => "scrape-me-please",
         "OPENAI_API_KEY" => "sk-test-key",
         "MOOSE_OPENAI_BASE_URL" => "http://127.0.0.1:3/v1",
         "MOOSE_ASSISTANT_MODEL" => "llama3.1:8b",
@@ -188,6 +189,7 @@ fn observe(app: &App, name: &str) -> Option<String> {
         }
         "MOOSE_AWS_ENDPOINT" => app.sns_settings()?.endpoint?,
         "MOOSE_ALLOW_PRIVATE_WEBHOOKS" => app.webhook_settings().allow_private.to_string(),
+        "MOOSE_METRICS_TOKEN" => app.metrics_access().token?.expose().to_owned(),
         "OPENAI_API_KEY" => llm()?.api_key?.expose().to_owned(),
         "MOOSE_OPENAI_BASE_URL" => llm()?.base_url,
         "MOOSE_ASSISTANT_MODEL" => llm()?.model,

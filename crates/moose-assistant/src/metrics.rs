@@ -52,14 +52,36 @@ pub struct Snapshot {
 impl Counters {
     /// Counts a finished turn.
     pub fn turn(&self, answer: &Answer, took: Duration) {
+        let mode = match answer.mode {
+            Mode::Model => "model",
+            Mode::Offline => "offline",
+        };
         match answer.mode {
             Mode::Model => &self.turns_model,
             Mode::Offline => &self.turns_offline,
         }
         .fetch_add(1, Ordering::Relaxed);
+        moose_metrics::count(
+            "moose_chat_requests_total",
+            "Assistant turns by mode.",
+            &[("mode", mode)],
+            1,
+        );
         if let Some(u) = answer.usage {
             self.tokens.fetch_add(u.total_tokens, Ordering::Relaxed);
+            moose_metrics::count(
+                "moose_chat_tokens_total",
+                "Language-model tokens used.",
+                &[],
+                u.total_tokens,
+            );
         }
+        moose_metrics::observe(
+            "moose_chat_duration_seconds",
+            "Assistant turn latency.",
+            &[],
+            took.as_secs_f64(),
+        );
         let ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
         self.latency_ms_sum.fetch_add(ms, Ordering::Relaxed);
         let slot = BUCKETS_MS
@@ -72,10 +94,22 @@ impl Counters {
     /// Counts a tool call made by the model.
     pub fn tool_call(&self) {
         self.tool_calls.fetch_add(1, Ordering::Relaxed);
+        moose_metrics::count(
+            "moose_chat_tool_calls_total",
+            "Tool calls made by the model.",
+            &[],
+            1,
+        );
     }
 
     /// Counts a fallback to the offline answerer.
     pub fn fallback(&self, why: &'static str) {
+        moose_metrics::count(
+            "moose_chat_fallbacks_total",
+            "Turns answered offline instead of by the model, by reason.",
+            &[("reason", why)],
+            1,
+        );
         if let Ok(mut m) = self.fallbacks.lock() {
             *m.entry(why).or_default() += 1;
         }
@@ -84,6 +118,12 @@ impl Counters {
     /// Counts a failed request.
     pub fn error(&self) {
         self.errors.fetch_add(1, Ordering::Relaxed);
+        moose_metrics::count(
+            "moose_chat_errors_total",
+            "Chat requests that failed.",
+            &[],
+            1,
+        );
     }
 
     /// A copy of the counters.

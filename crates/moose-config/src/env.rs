@@ -164,6 +164,14 @@ pub const VARIABLES: &[Variable] = &[
         applies: Applies::On(&[Host::Serve]),
     },
     Variable {
+        name: "MOOSE_METRICS_TOKEN",
+        path: "http.metrics_token",
+        kind: Kind::Secret,
+        default: "",
+        doc: "Bearer token a Prometheus scraper presents to `GET /metrics`; unset, only loopback clients may scrape.",
+        applies: Applies::On(&[Host::Serve]),
+    },
+    Variable {
         name: "MOOSE_STORE",
         path: "store.backend",
         kind: Kind::Text,

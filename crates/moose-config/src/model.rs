@@ -53,6 +53,8 @@ pub struct HttpConfig {
     pub max_connections: u64,
     /// Connections one client address may hold at once; further ones are closed.
     pub max_connections_per_client: u64,
+    /// Bearer token a Prometheus scraper presents to `GET /metrics` (unset: loopback only).
+    pub metrics_token: Option<Secret>,
 }
 
 impl Default for HttpConfig {
@@ -66,6 +68,7 @@ impl Default for HttpConfig {
             body_timeout_secs: 30,
             max_connections: 1024,
             max_connections_per_client: 256,
+            metrics_token: None,
         }
     }
 }

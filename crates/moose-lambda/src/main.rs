@@ -34,6 +34,18 @@ enum Role {
 }
 
 impl Role {
+    /// The function's name as the old system called it.
+    fn name(self) -> &'static str {
+        match self {
+            Self::ChatService => "chat-service",
+            Self::SolarDataService => "solar-data-service",
+            Self::UserManagement => "user-management",
+            Self::DeviceStatusPolling => "device-status-polling",
+            Self::SolarDataPolling => "solar-data-polling",
+            Self::NotifyUser => "notify-user",
+        }
+    }
+
     fn from_name(name: &str) -> Option<Self> {
         // Deployed names may carry a stack prefix or suffix (`prod-solar-data-service`).
         let known = [
@@ -206,9 +218,18 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let function = Arc::clone(&function);
         async move {
-            handle(&function, event)
+            let out = handle(&function, event)
                 .await
-                .map_err(|e| lambda_runtime::Error::from(format!("{e:#}")))
+                .map_err(|e| lambda_runtime::Error::from(format!("{e:#}")));
+            // This invocation's metrics, as one CloudWatch Embedded Metric Format line per
+            // route: CloudWatch Logs turns them into metrics, no API call needed.
+            if let Some(emf) = moose_metrics::take_emf(
+                function.role.name(),
+                jiff::Timestamp::now().as_millisecond(),
+            ) {
+                println!("{emf}");
+            }
+            out
         }
     }))
     .await

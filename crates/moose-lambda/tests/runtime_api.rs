@@ -225,6 +225,76 @@ async fn api_gateway_events_go_through_the_same_router_and_access_rules() {
     stop(child);
 }
 
+/// After each invocation the function prints its metrics as CloudWatch Embedded Metric Format
+/// lines on stdout, which CloudWatch Logs turns into metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_invocation_prints_its_metrics_as_emf_lines() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let harness = Harness::start().await;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
+    cmd.env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", &harness.addr)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "prod-solar-data-service")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("MOOSE_STORE", "sqlite")
+        .env("MOOSE_DATA_DIR", dir.path().join("data"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    harness
+        .invoke(rest_event("GET", "/api/systems", None))
+        .await;
+    harness
+        .invoke(rest_event("GET", "/api/systems/abc", None))
+        .await;
+    let mut docs = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while docs.len() < 2 && Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200))
+            && let Ok(v) = serde_json::from_str::<Value>(&line)
+            && v.get("_aws").is_some()
+        {
+            docs.push(v);
+        }
+    }
+    stop(child);
+    assert_eq!(docs.len(), 2, "one EMF document per invocation: {docs:?}");
+    for (doc, route) in docs.iter().zip(["/api/systems", "/api/systems/{system}"]) {
+        assert_eq!(doc["Function"], "solar-data-service");
+        assert_eq!(
+            doc["Route"], route,
+            "the route template, not the path: {doc}"
+        );
+        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "Moose");
+        assert!(doc["_aws"]["Timestamp"].as_i64().unwrap() > 1_700_000_000_000);
+        for m in directive["Metrics"].as_array().unwrap() {
+            let name = m["Name"].as_str().unwrap();
+            assert!(doc.get(name).is_some(), "{name} is a root member: {doc}");
+        }
+        // Unauthenticated: a 401 counted, and its latency in milliseconds.
+        assert_eq!(doc["HttpRequestsTotalGet401"], 1, "{doc}");
+        assert!(
+            doc["HttpRequestDurationMilliseconds"]
+                .as_array()
+                .is_some_and(|v| v.len() == 1),
+            "{doc}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_function_name_is_an_init_error() {
     let harness = Harness::start().await;

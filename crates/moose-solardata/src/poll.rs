@@ -153,7 +153,57 @@ pub async fn poll_once(
     summary.calls = after.total_calls() - before.total_calls();
     summary.data_points = after.total_data_points() - before.total_data_points();
     summary.duration_ms = started.elapsed().as_millis();
+    record(&summary);
     Ok(summary)
+}
+
+/// A pass in the process metrics (`moose_poll_*`, `moose_solarweb_*`).
+fn record(s: &PollSummary) {
+    use moose_metrics::{count, gauge, observe};
+    count(
+        "moose_poll_passes_total",
+        "solar-data-polling passes finished.",
+        &[],
+        1,
+    );
+    gauge(
+        "moose_poll_systems",
+        "Systems in the last polling pass.",
+        &[],
+        s.systems as f64,
+    );
+    count(
+        "moose_poll_records_total",
+        "5-minute records written by polling.",
+        &[],
+        s.records_written as u64,
+    );
+    count(
+        "moose_solarweb_calls_total",
+        "Solar.web API calls made by polling.",
+        &[],
+        s.calls,
+    );
+    count(
+        "moose_solarweb_data_points_total",
+        "Solar.web data points billed to polling.",
+        &[],
+        s.data_points,
+    );
+    for (kind, n) in &s.errors {
+        count(
+            "moose_poll_errors_total",
+            "Systems whose polling failed, by error kind.",
+            &[("kind", kind)],
+            *n as u64,
+        );
+    }
+    observe(
+        "moose_poll_pass_duration_seconds",
+        "Duration of a polling pass.",
+        &[],
+        s.duration_ms as f64 / 1000.0,
+    );
 }
 
 fn dark(meta: &SystemMeta, settings: &PollSettings, from: Timestamp, to: Timestamp) -> bool {

@@ -224,6 +224,13 @@ pub async fn status_pass(
         return Ok(summary);
     }
     summary.unreachable = entries.iter().filter(|e| e.obs.is_unreachable()).count();
+    // The oldest newest-data among systems that should be producing now.
+    let freshness = entries
+        .iter()
+        .filter(|e| e.obs.sun_up(min_elev))
+        .filter_map(|e| e.obs.last_data_at.map(|t| (now - t).as_secs_f64().max(0.0)))
+        .reduce(f64::max)
+        .or(Some(0.0));
     let observations: Vec<Observation> = entries.iter().map(|e| e.obs.clone()).collect();
     let hold_from = job.platform(&observations, now, &mut summary).await?;
     summary.upstream_hold = hold_from.is_some();
@@ -285,7 +292,57 @@ pub async fn status_pass(
         }
     }
     summary.duration_ms = started.elapsed().as_millis();
+    record(&summary, freshness);
     Ok(summary)
+}
+
+/// A pass in the process metrics (`moose_status_*`, `moose_incidents_*`, data freshness).
+fn record(s: &StatusSummary, freshness: Option<f64>) {
+    use moose_metrics::{count, gauge, observe};
+    count(
+        "moose_status_passes_total",
+        "device-status-polling passes finished.",
+        &[],
+        1,
+    );
+    for (kind, n) in &s.opened {
+        count(
+            "moose_incidents_opened_total",
+            "Incidents opened, by kind.",
+            &[("kind", kind)],
+            *n as u64,
+        );
+    }
+    for (kind, n) in &s.resolved {
+        count(
+            "moose_incidents_resolved_total",
+            "Incidents resolved, by kind.",
+            &[("kind", kind)],
+            *n as u64,
+        );
+    }
+    for (kind, n) in &s.errors {
+        count(
+            "moose_status_errors_total",
+            "Systems whose status pass failed, by error kind.",
+            &[("kind", kind)],
+            *n as u64,
+        );
+    }
+    if let Some(age) = freshness {
+        gauge(
+            "moose_data_freshness_seconds",
+            "Age of the oldest newest-data among systems with the sun up (0 when none is late).",
+            &[],
+            age,
+        );
+    }
+    observe(
+        "moose_status_pass_duration_seconds",
+        "Duration of a status pass.",
+        &[],
+        s.duration_ms as f64 / 1000.0,
+    );
 }
 
 /// Runs [`status_pass`] every `every` until `cancel` fires.

@@ -177,4 +177,20 @@ impl DynamoStore {
         list.sort_by_key(|b| std::cmp::Reverse(b["created"].as_i64()));
         Ok(list)
     }
+
+    /// Whether point-in-time recovery is on for the table.
+    pub async fn point_in_time_recovery(&self) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .describe_continuous_backups()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| convert::map_err(e, &self.table))?;
+        Ok(out
+            .continuous_backups_description()
+            .and_then(|d| d.point_in_time_recovery_description())
+            .and_then(|p| p.point_in_time_recovery_status())
+            .is_some_and(|s| s.as_str() == "ENABLED"))
+    }
 }

@@ -51,6 +51,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: crate::users_cmd::UsersCommand,
     },
+    /// Check the settings and every service this host (or --function) needs, one line each.
+    Doctor(crate::doctor_cmd::DoctorArgs),
+    /// Smoke-test a running Moose (moose serve or API Gateway): health, sign-in, the critical
+    /// read routes, a chat probe, data freshness, delivery rate. Writes nothing it keeps.
+    Verify(crate::verify_cmd::VerifyArgs),
     /// Write every item of the store to a portable archive (or, with --native, a DynamoDB backup).
     Backup(crate::backup_cmd::BackupArgs),
     /// Restore an archive written by `moose backup` into the configured store (either backend).

@@ -8,6 +8,7 @@ mod backup_cmd;
 mod cli;
 mod config_cmd;
 mod datasource;
+mod doctor_cmd;
 mod jobs;
 mod kb_cmd;
 mod poll_cmd;
@@ -17,6 +18,7 @@ mod signals;
 mod sim_cmd;
 mod table_cmd;
 mod users_cmd;
+mod verify_cmd;
 
 use std::process::ExitCode;
 
@@ -32,6 +34,8 @@ fn main() -> ExitCode {
         cli::Command::Table { command } => table_cmd::run(&cli, command),
         cli::Command::Kb { command } => kb_cmd::run(&cli, command),
         cli::Command::Backup(args) => backup_cmd::backup(&cli, args),
+        cli::Command::Doctor(args) => doctor_cmd::run(&cli, args),
+        cli::Command::Verify(args) => verify_cmd::run(&cli, args),
         cli::Command::Restore(args) => backup_cmd::restore(&cli, args),
         cli::Command::Openapi => {
             println!(

@@ -84,9 +84,14 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         }
         client
     };
+    let jobs: &[&str] = if source.is_some() {
+        &["solar-data-polling", "device-status-polling", "notify-user"]
+    } else {
+        &["notify-user"]
+    };
     let mut server = tokio::spawn(moose_api::serve(
         listener,
-        app.router(),
+        app.router_with_jobs(jobs),
         app.connection_limits(),
         shutdown.clone().cancelled_owned(),
     ));

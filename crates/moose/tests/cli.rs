@@ -661,3 +661,104 @@ async fn demo_assistant_answers(
         ),
     }
 }
+
+/// `moose verify --env URL --json`, run as CI/CD would.
+fn verify(dir: &Path, url: &str, token: &str) -> (i32, serde_json::Value) {
+    let out = moose(dir)
+        .args(["verify", "--env", url, "--token", token, "--json"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let v = serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
+        panic!(
+            "not JSON: {stdout} / {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), v)
+}
+
+fn failing(report: &serde_json::Value) -> Vec<String> {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_passes_against_the_demo_and_names_what_is_broken() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::spawn(dir.path(), DEMO);
+    let password = server
+        .wait_for("demo: sign in as")
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    let addr = server.address();
+    server.wait_for("solar-data-polling pass finished");
+    let client = reqwest::Client::new();
+    let token = sign_in(&client, &addr, "demo@moose.invalid", &password).await;
+    let url = format!("http://{addr}");
+    let (d, u, t) = (dir.path().to_owned(), url.clone(), token.clone());
+    let (code, report) = tokio::task::spawn_blocking(move || verify(&d, &u, &t))
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{report:#}");
+    let names: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    for n in [
+        "health",
+        "ready",
+        "polling",
+        "auth",
+        "systems",
+        "production",
+        "incidents",
+        "notifications",
+        "chat",
+        "freshness",
+        "delivery",
+    ] {
+        assert!(names.contains(&n), "{n}: {report:#}");
+    }
+    // The chat probe left nothing behind.
+    let convs = get_json(&client, &format!("{url}/api/chat/conversations"), &token).await;
+    assert_eq!(convs["conversations"], serde_json::json!([]), "{convs}");
+    server.signal("TERM");
+    assert_eq!(server.wait_exit().0, 0);
+
+    // The same store served without a data source: polling is not running.
+    let (server, addr) = Server::start(dir.path());
+    let url = format!("http://{addr}");
+    let (d, u, t) = (dir.path().to_owned(), url.clone(), token.clone());
+    let (code, report) = tokio::task::spawn_blocking(move || verify(&d, &u, &t))
+        .await
+        .unwrap();
+    assert_ne!(code, 0);
+    assert_eq!(failing(&report), ["polling"], "{report:#}");
+    // The store gone from under the server: readiness fails, and verify names it.
+    std::fs::remove_file(dir.path().join("data").join("moose.db")).unwrap();
+    let (d, u, t) = (dir.path().to_owned(), url.clone(), token.clone());
+    let (code, report) = tokio::task::spawn_blocking(move || verify(&d, &u, &t))
+        .await
+        .unwrap();
+    assert_ne!(code, 0);
+    assert!(failing(&report).contains(&"ready".to_owned()), "{report:#}");
+    server.signal("KILL");
+    let _ = server.wait_exit();
+    // Nothing listening: one line, fast.
+    let started = std::time::Instant::now();
+    let (code, report) = verify(dir.path(), &url, &token);
+    assert_ne!(code, 0);
+    assert_eq!(failing(&report), ["health"], "{report:#}");
+    assert_eq!(report["checks"].as_array().unwrap().len(), 1);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}

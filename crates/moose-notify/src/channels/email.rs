@@ -96,6 +96,18 @@ impl EmailSender {
         })
     }
 
+    /// Connects to the relay and greets it (EHLO, STARTTLS or TLS, authentication as
+    /// configured), sending nothing: `moose doctor`'s check.
+    pub async fn check(&self) -> Result<(), DeliveryError> {
+        match self.transport.test_connection().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(DeliveryError::transient(
+                "the SMTP server did not accept the connection",
+            )),
+            Err(err) => Err(classify(&err)),
+        }
+    }
+
     /// Sends `msg` to `to` as a plain-text mail.
     ///
     /// A malformed recipient and SMTP `5xx` replies are permanent; `4xx` replies, connection

@@ -54,6 +54,24 @@ impl SnsSender {
         Self { client }
     }
 
+    /// Whether the topic exists and these credentials may read it (`GetTopicAttributes`):
+    /// `moose doctor`'s check. The error says what failed, without secrets.
+    pub async fn check_topic(&self, topic_arn: &str) -> Result<(), String> {
+        match self
+            .client
+            .get_topic_attributes()
+            .topic_arn(topic_arn)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => Err(match e.as_service_error() {
+                Some(s) => s.to_string(),
+                None => "cannot reach SNS".to_owned(),
+            }),
+        }
+    }
+
     /// Publishes `msg` to the topic `topic_arn` and returns SNS's message id.
     ///
     /// The message attributes `event`, `severity` and `idempotency_key` let subscribers filter

@@ -150,6 +150,7 @@ impl Dispatcher {
                 Err(other) => return Err(other),
             }
         }
+        record(&summary);
         Ok(summary)
     }
 
@@ -535,4 +536,29 @@ pub async fn run_schedule(dispatcher: Dispatcher, every: Duration, cancel: Cance
             () = tokio::time::sleep(every) => {}
         }
     }
+}
+
+/// A delivery round in the process metrics (`moose_notifications_total{outcome}`).
+fn record(s: &DispatchSummary) {
+    for (outcome, n) in [
+        ("sent", s.sent),
+        ("retried", s.retried),
+        ("failed", s.failed),
+        ("cancelled", s.cancelled),
+    ] {
+        if n > 0 {
+            moose_metrics::count(
+                "moose_notifications_total",
+                "Notification deliveries by outcome.",
+                &[("outcome", outcome)],
+                n as u64,
+            );
+        }
+    }
+    moose_metrics::count(
+        "moose_notify_rounds_total",
+        "notify-user delivery rounds.",
+        &[],
+        1,
+    );
 }
