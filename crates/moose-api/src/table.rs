@@ -356,6 +356,24 @@ pub const ROUTES: &[RouteSpec] = &[
     },
     RouteSpec {
         method: "GET",
+        path: "/api/systems/{system}/integrity",
+        rule: Rule::SystemRead,
+        handler: || get(systems::integrity),
+        doc: doc("Freshness and integrity of the stored data: newest data, 5-minute slots missing in the last day while the sun was up, and whether the newest day with Solar.web's own total agrees with the records (within 1 % or 50 Wh)", || object(&["system", "consistent"], vec![
+            ("system", string()),
+            ("last_data_at", nullable(instant())),
+            ("data_age_minutes", nullable(serde_json::json!({"type": "integer"}))),
+            ("daylight_slots", nullable(count())),
+            ("missing_daylight_slots", nullable(count())),
+            ("checked_day", nullable(date())),
+            ("records_wh", nullable(number())),
+            ("solarweb_wh", nullable(number())),
+            ("consistent", nullable(boolean())),
+        ]))
+        .params(|| vec![system_param()]),
+    },
+    RouteSpec {
+        method: "GET",
         path: "/api/systems/{system}/kpis",
         rule: Rule::SystemRead,
         handler: || get(systems::kpis),

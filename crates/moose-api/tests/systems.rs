@@ -21,8 +21,13 @@ struct Fleet {
 }
 
 async fn fleet() -> Fleet {
-    let org = Org::new().await;
     let start: Timestamp = "2026-06-08T00:00:00Z".parse().unwrap();
+    fleet_at(start, start + SignedDuration::from_hours(12)).await
+}
+
+/// Three simulated systems from `start`, polled once at `now` (72 hours back).
+async fn fleet_at(start: Timestamp, now: Timestamp) -> Fleet {
+    let org = Org::new().await;
     let sim = Arc::new(
         Simulator::new(SimConfig {
             systems: 3,
@@ -52,7 +57,6 @@ async fn fleet() -> Fleet {
         sun_aware: false,
         ..PollSettings::default()
     };
-    let now = start + SignedDuration::from_hours(12);
     sim.clock.set(now);
     let summary = poll_once(&client, &repo, &settings, now, &CancellationToken::new())
         .await
@@ -408,4 +412,92 @@ async fn bad_parameters_get_a_400_naming_the_parameter() {
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let _ = json!({});
+}
+
+/// The integrity check reads the stored days: newest data, daylight slots missing, and whether
+/// the newest day with Solar.web's own total agrees with the records — and says so when a
+/// stored day disagrees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_integrity_check_finds_a_day_that_disagrees_with_solar_web() {
+    let now = Timestamp::now();
+    let f = fleet_at(now - SignedDuration::from_hours(80), now).await;
+    let (admin, _) = f.org.login("admin@example.com").await;
+    let systems = f.org.call("GET", "/api/systems", Some(&admin), None).await;
+    let id = systems.body["systems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .find(|id| id != "A" && id != "B")
+        .unwrap();
+    let r = f
+        .org
+        .call(
+            "GET",
+            &format!("/api/systems/{id}/integrity"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["system"], id.as_str());
+    assert!(r.body["last_data_at"].is_string(), "{}", r.body);
+    let (daylight, missing) = (
+        r.body["daylight_slots"].as_u64().unwrap(),
+        r.body["missing_daylight_slots"].as_u64().unwrap(),
+    );
+    assert!(missing <= daylight, "{}", r.body);
+    // Give the newest stored day a Solar.web total that the records do not add up to.
+    let sid = moose_domain::SystemId::parse(&id).unwrap();
+    let repo = SolarRepo::new(Arc::clone(&f.org.store));
+    let meta = repo.meta(&sid).await.unwrap().unwrap();
+    let today = Timestamp::now().to_zoned_datetime(meta.tz()).date();
+    let days = repo
+        .days(
+            &sid,
+            today.checked_sub(jiff::Span::new().days(2)).unwrap(),
+            today,
+        )
+        .await
+        .unwrap();
+    let newest = days.last().unwrap().date;
+    let key = moose_store::Key::new(
+        moose_domain::keys::system_pk(&sid),
+        moose_domain::keys::system_day_sk(newest),
+    );
+    let mut item = moose_store::Store::get(&*f.org.store, &key)
+        .await
+        .unwrap()
+        .unwrap();
+    item.attrs
+        .insert("reported_wh".into(), serde_json::json!(9_999_999.0));
+    moose_store::Store::put(&*f.org.store, item, moose_store::Condition::None)
+        .await
+        .unwrap();
+    let r = f
+        .org
+        .call(
+            "GET",
+            &format!("/api/systems/{id}/integrity"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["consistent"], false, "{}", r.body);
+    assert_eq!(r.body["checked_day"], newest.to_string().as_str());
+    assert_eq!(r.body["solarweb_wh"], 9_999_999.0);
+    // Another user's system is not found, as for every system route.
+    let (outsider, _) = f.org.login("outsider@example.com").await;
+    assert_eq!(
+        f.org
+            .call(
+                "GET",
+                &format!("/api/systems/{id}/integrity"),
+                Some(&outsider),
+                None
+            )
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
 }

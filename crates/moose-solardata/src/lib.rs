@@ -12,6 +12,7 @@
 pub mod backfill;
 pub mod discover;
 pub mod expected;
+pub mod integrity;
 pub mod poll;
 pub mod quality;
 pub mod query;

@@ -18,6 +18,10 @@ pub(crate) struct DoctorArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Also check each system's stored data: newest data, daylight slots missing in the last
+    /// day, and agreement with Solar.web's day totals.
+    #[arg(long)]
+    data: bool,
     /// Directory of the embedded store [env: MOOSE_DATA_DIR]
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
@@ -76,9 +80,17 @@ pub(crate) fn run(cli: &Cli, args: &DoctorArgs) -> Result<(), Failure> {
         .build()
         .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
     let report = runtime.block_on(doctor::run(&loaded.config, target));
+    let data = if args.data && report.ok {
+        runtime.block_on(data_checks(&loaded.config))?
+    } else {
+        Vec::new()
+    };
     if args.json {
         let mut v = serde_json::to_value(&report).unwrap_or_default();
         v["settings"] = serde_json::json!({"valid": true, "warnings": loaded.warnings});
+        if args.data {
+            v["data"] = serde_json::to_value(&data).unwrap_or_default();
+        }
         println!("{v}");
     } else {
         println!(
@@ -103,6 +115,43 @@ pub(crate) fn run(cli: &Cli, args: &DoctorArgs) -> Result<(), Failure> {
         for c in &report.checks {
             println!("{}", line(c));
         }
+        for i in &data {
+            let mark = if i.consistent == Some(false) {
+                "✗"
+            } else {
+                "✓"
+            };
+            println!(
+                "{mark} data      {}: newest {} ({} min ago); daylight slots missing in the last day: {}; {} vs Solar.web: {}",
+                i.system,
+                i.last_data_at
+                    .map_or_else(|| "never".to_owned(), |t| t.to_string()),
+                i.data_age_minutes
+                    .map_or_else(|| "-".to_owned(), |m| m.to_string()),
+                i.missing_daylight_slots.map_or_else(
+                    || "position unknown".to_owned(),
+                    |m| format!("{m} of {}", i.daylight_slots.unwrap_or(0))
+                ),
+                i.checked_day
+                    .map_or_else(|| "no day".to_owned(), |d| d.to_string()),
+                match i.consistent {
+                    Some(true) => "consistent",
+                    Some(false) => "DIFFERENT",
+                    None => "no Solar.web total yet",
+                }
+            );
+        }
+    }
+    let different: Vec<&str> = data
+        .iter()
+        .filter(|i| i.consistent == Some(false))
+        .map(|i| i.system.as_str())
+        .collect();
+    if !different.is_empty() {
+        return Err(Failure::Run(anyhow::anyhow!(
+            "moose doctor: stored energy disagrees with Solar.web's day total for {}",
+            different.join(", ")
+        )));
     }
     if report.ok {
         Ok(())
@@ -118,4 +167,19 @@ pub(crate) fn run(cli: &Cli, args: &DoctorArgs) -> Result<(), Failure> {
             failed.join(", ")
         )))
     }
+}
+
+/// The integrity of every system's stored data (`--data`).
+async fn data_checks(
+    config: &moose_config::Config,
+) -> anyhow::Result<Vec<moose_solardata::integrity::Integrity>> {
+    let app = moose_app::App::open(config.clone()).await?;
+    let repo = app.solar_repo();
+    let now = jiff::Timestamp::now();
+    let mut out = Vec::new();
+    for meta in repo.all_systems().await? {
+        out.push(moose_solardata::integrity::integrity(&repo, &meta, now).await?);
+    }
+    let _ = app.store().close().await;
+    Ok(out)
 }

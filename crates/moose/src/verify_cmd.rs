@@ -206,6 +206,7 @@ async fn run_checks(args: &VerifyArgs) -> Vec<Check> {
     checks.push(c);
     checks.push(chat_probe(&env).await);
     checks.push(freshness(&env, &list, args.max_data_age).await);
+    checks.push(integrity(&env, &list).await);
     checks.push(delivery(&env).await);
     checks
 }
@@ -309,6 +310,51 @@ async fn freshness(env: &Env, systems: &[Value], max_age: i64) -> Check {
                 "{} of {daylight} system(s) in daylight have no data from the last {max_age} minutes: {}",
                 stale.len(),
                 stale.join(", ")
+            ),
+        )
+    }
+}
+
+/// Per system: does the newest day Solar.web has a total for agree with the stored records?
+async fn integrity(env: &Env, systems: &[Value]) -> Check {
+    let (mut checked, mut missing, mut bad) = (0, 0u64, Vec::new());
+    for s in systems.iter().take(50) {
+        let Some(id) = s["id"].as_str() else { continue };
+        match env.get(&format!("/api/systems/{id}/integrity")).await {
+            Ok((200, v)) => {
+                checked += 1;
+                missing += v["missing_daylight_slots"].as_u64().unwrap_or(0);
+                if v["consistent"] == false {
+                    bad.push(format!(
+                        "{id} ({}: records {} Wh, Solar.web {} Wh)",
+                        v["checked_day"].as_str().unwrap_or("?"),
+                        v["records_wh"],
+                        v["solarweb_wh"]
+                    ));
+                }
+            }
+            Ok((s, _)) => {
+                return fail(
+                    "integrity",
+                    format!("GET /api/systems/{id}/integrity: HTTP {s}"),
+                );
+            }
+            Err(e) => return fail("integrity", format!("GET /api/systems/{id}/integrity: {e}")),
+        }
+    }
+    if bad.is_empty() {
+        ok(
+            "integrity",
+            format!(
+                "{checked} system(s): stored days agree with Solar.web's totals; {missing} daylight 5-minute slot(s) missing in the last day"
+            ),
+        )
+    } else {
+        fail(
+            "integrity",
+            format!(
+                "stored energy disagrees with Solar.web's day total: {}",
+                bad.join(", ")
             ),
         )
     }

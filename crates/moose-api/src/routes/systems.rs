@@ -394,6 +394,18 @@ pub(crate) async fn energy_rows(
     })
 }
 
+/// Freshness and integrity of a system's stored data.
+pub(crate) async fn integrity(
+    State(state): State<AppState>,
+    ApiPath(system): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    let m = meta(&state, &system).await?;
+    let report = moose_solardata::integrity::integrity(&repo(&state), &m, Timestamp::now()).await?;
+    Ok(Json(
+        serde_json::to_value(report).map_err(|e| ApiError::Internal(Box::new(e)))?,
+    ))
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct KpiQuery {
