@@ -524,19 +524,26 @@ impl<'a, T: Toolbox> ToolSet<'a, T> {
             match kp["performance_index"].as_f64() {
                 Some(pi) => ranked.push(json!({
                     "system": s.id, "name": s.name,
-                    "performance_index": (pi * 100.0).round() / 100.0,
+                    "performance_index": pi,
                     "specific_yield_kwh_per_kwp": kp["specific_yield_kwh_per_kwp"].as_f64().map(|y| (y * 100.0).round() / 100.0),
                     "produced_kwh": kwh(kp["energy"]["produced_wh"].as_f64()),
                 })),
                 None => unranked.push(json!({"system": s.id, "name": s.name, "why": kp["performance_index_unknown"].clone()})),
             }
         }
+        // Ranked on the exact figures, shown rounded: two systems equal to two decimals keep
+        // their true order.
         ranked.sort_by(|a, b| {
             a["performance_index"]
                 .as_f64()
                 .unwrap_or(0.0)
                 .total_cmp(&b["performance_index"].as_f64().unwrap_or(0.0))
         });
+        for r in &mut ranked {
+            if let Some(pi) = r["performance_index"].as_f64() {
+                r["performance_index"] = json!((pi * 1000.0).round() / 1000.0);
+            }
+        }
         Ok(json!({
             "from": first, "to": last,
             "ranked_lowest_first": ranked,
