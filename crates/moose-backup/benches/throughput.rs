@@ -27,7 +27,15 @@ fn peak_mib() -> f64 {
 /// A day item about the size of a real one: 288 five-minute slots of four channels.
 fn day(system: usize, d: usize) -> Item {
     let slots: String = (0..288)
-        .map(|i| format!("{i}:{:.1},{:.1},{:.1},{:.1};", i as f64 * 1.7, i as f64 * 0.3, 12.5, 230.0))
+        .map(|i| {
+            format!(
+                "{i}:{:.1},{:.1},{:.1},{:.1};",
+                i as f64 * 1.7,
+                i as f64 * 0.3,
+                12.5,
+                230.0
+            )
+        })
         .collect();
     Item::new(
         Key::new(format!("System#s{system:05}"), format!("DAY#2026-06-{:02}", d + 1)),
@@ -81,25 +89,59 @@ fn line(label: &str, items: u64, bytes: u64, secs: f64) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let systems: usize = std::env::var("BENCH_SYSTEMS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let systems: usize = std::env::var("BENCH_SYSTEMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
     let dir = tempfile::tempdir().unwrap();
-    let source: Arc<dyn Store> = Arc::new(moose_store_sqlite::SqliteStore::open(&dir.path().join("a")).await.unwrap());
+    let source: Arc<dyn Store> = Arc::new(
+        moose_store_sqlite::SqliteStore::open(&dir.path().join("a"))
+            .await
+            .unwrap(),
+    );
     let t = Instant::now();
     let n = fill(&*source, systems).await;
-    println!("backup/restore benchmark: {systems} systems × 30 days = {n} items, filled in {:.1} s; peak memory {:.0} MiB", t.elapsed().as_secs_f64(), peak_mib());
+    println!(
+        "backup/restore benchmark: {systems} systems × 30 days = {n} items, filled in {:.1} s; peak memory {:.0} MiB",
+        t.elapsed().as_secs_f64(),
+        peak_mib()
+    );
     let path = dir.path().join("bench.jsonl");
     let t = Instant::now();
     let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-    let report = moose_backup::backup(&*source, &mut file, &path, |_| {}).await.unwrap();
+    let report = moose_backup::backup(&*source, &mut file, &path, |_| {})
+        .await
+        .unwrap();
     drop(file);
-    line("SQLite → file", report.manifest.items, report.bytes, t.elapsed().as_secs_f64());
+    line(
+        "SQLite → file",
+        report.manifest.items,
+        report.bytes,
+        t.elapsed().as_secs_f64(),
+    );
     let t = Instant::now();
     let checked = moose_backup::verify(&path).unwrap();
-    line("verify file", checked.manifest.items, checked.bytes, t.elapsed().as_secs_f64());
-    let target: Arc<dyn Store> = Arc::new(moose_store_sqlite::SqliteStore::open(&dir.path().join("b")).await.unwrap());
+    line(
+        "verify file",
+        checked.manifest.items,
+        checked.bytes,
+        t.elapsed().as_secs_f64(),
+    );
+    let target: Arc<dyn Store> = Arc::new(
+        moose_store_sqlite::SqliteStore::open(&dir.path().join("b"))
+            .await
+            .unwrap(),
+    );
     let t = Instant::now();
-    let r = moose_backup::restore(&*target, &path, false, |_, _| {}).await.unwrap();
-    line("file → SQLite", r.manifest.items, r.bytes, t.elapsed().as_secs_f64());
+    let r = moose_backup::restore(&*target, &path, false, |_, _| {})
+        .await
+        .unwrap();
+    line(
+        "file → SQLite",
+        r.manifest.items,
+        r.bytes,
+        t.elapsed().as_secs_f64(),
+    );
     match std::env::var("MOOSE_TEST_DYNAMODB_ENDPOINT") {
         Ok(endpoint) => {
             let settings = moose_store_dynamodb::DynamoSettings {
@@ -110,9 +152,18 @@ async fn main() {
             let table = moose_store_dynamodb::DynamoStore::connect(&settings).await;
             table.create_table().await.unwrap();
             let t = Instant::now();
-            let r = moose_backup::restore(&table, &path, false, |_, _| {}).await.unwrap();
-            line("file → DynamoDB (moto)", r.manifest.items, r.bytes, t.elapsed().as_secs_f64());
+            let r = moose_backup::restore(&table, &path, false, |_, _| {})
+                .await
+                .unwrap();
+            line(
+                "file → DynamoDB (moto)",
+                r.manifest.items,
+                r.bytes,
+                t.elapsed().as_secs_f64(),
+            );
         }
-        Err(_) => println!("  file → DynamoDB: skipped (set MOOSE_TEST_DYNAMODB_ENDPOINT to a moto server)"),
+        Err(_) => println!(
+            "  file → DynamoDB: skipped (set MOOSE_TEST_DYNAMODB_ENDPOINT to a moto server)"
+        ),
     }
 }

@@ -22,9 +22,17 @@ pub(crate) struct VerifyArgs {
     /// An API key (created with POST /api/api-keys) [env: MOOSE_VERIFY_API_KEY]
     #[arg(long, env = "MOOSE_VERIFY_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
+    /// The token for `GET /metrics` (MOOSE_METRICS_TOKEN of the server): adds the error-rate
+    /// check [env: MOOSE_VERIFY_METRICS_TOKEN]
+    #[arg(long, env = "MOOSE_VERIFY_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
     /// Newest data may be this old for a system in daylight, minutes.
     #[arg(long, default_value_t = 60)]
     max_data_age: i64,
+    /// Another function's health URL to check (repeat it), for deployments where each
+    /// function has its own endpoint, e.g. `--health https://…/prod/chat/health`.
+    #[arg(long = "health", value_name = "URL")]
+    extra_health: Vec<String>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -140,6 +148,17 @@ async fn run_checks(args: &VerifyArgs) -> Vec<Check> {
             return checks;
         }
     }
+    for url in &args.extra_health {
+        let r = env.http.get(url).send().await;
+        checks.push(match r {
+            Ok(r) if r.status().is_success() => match r.json::<Value>().await {
+                Ok(v) if v["status"] == "healthy" => ok("health", format!("{url}: healthy")),
+                _ => fail("health", format!("{url}: not the health payload")),
+            },
+            Ok(r) => fail("health", format!("{url}: HTTP {}", r.status().as_u16())),
+            Err(_) => fail("health", format!("{url}: cannot connect")),
+        });
+    }
     match env.get("/health/ready").await {
         Ok((200, v)) => {
             checks.push(ok(
@@ -208,7 +227,59 @@ async fn run_checks(args: &VerifyArgs) -> Vec<Check> {
     checks.push(freshness(&env, &list, args.max_data_age).await);
     checks.push(integrity(&env, &list).await);
     checks.push(delivery(&env).await);
+    if let Some(token) = &args.metrics_token {
+        checks.push(error_rate(&env, token).await);
+    }
     checks
+}
+
+/// The share of server errors among the requests the server has answered since it started
+/// (`moose_http_requests_total`), which must stay below 1 %.
+async fn error_rate(env: &Env, token: &str) -> Check {
+    let r = env
+        .http
+        .get(format!("{}/metrics", env.base))
+        .bearer_auth(token)
+        .send()
+        .await;
+    let text = match r {
+        Ok(r) if r.status().is_success() => r.text().await.unwrap_or_default(),
+        Ok(r) => {
+            return fail(
+                "error-rate",
+                format!("GET /metrics: HTTP {}", r.status().as_u16()),
+            );
+        }
+        Err(_) => return fail("error-rate", "GET /metrics: cannot connect"),
+    };
+    let (mut total, mut errors) = (0.0, 0.0);
+    for line in text
+        .lines()
+        .filter(|l| l.starts_with("moose_http_requests_total{"))
+    {
+        let value: f64 = line
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        total += value;
+        if line.contains("status=\"5") {
+            errors += value;
+        }
+    }
+    if total == 0.0 {
+        return ok("error-rate", "no requests counted yet");
+    }
+    let rate = errors / total;
+    let detail = format!(
+        "{errors} server errors in {total} requests since the server started ({:.2} %)",
+        rate * 100.0
+    );
+    if rate < 0.01 {
+        ok("error-rate", detail)
+    } else {
+        fail("error-rate", detail)
+    }
 }
 
 /// A question the assistant answers with or without a model; its conversation is deleted.

@@ -666,6 +666,7 @@ async fn demo_assistant_answers(
 fn verify(dir: &Path, url: &str, token: &str) -> (i32, serde_json::Value) {
     let out = moose(dir)
         .args(["verify", "--env", url, "--token", token, "--json"])
+        .args(["--metrics-token", "verify-metrics-token"])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -691,7 +692,11 @@ fn failing(report: &serde_json::Value) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_passes_against_the_demo_and_names_what_is_broken() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::spawn(dir.path(), DEMO);
+    let mut server = Server::spawn_with_env(
+        dir.path(),
+        DEMO,
+        &[("MOOSE_METRICS_TOKEN", "verify-metrics-token")],
+    );
     let password = server
         .wait_for("demo: sign in as")
         .rsplit(' ')

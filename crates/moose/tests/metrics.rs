@@ -169,6 +169,17 @@ async fn metrics_move_with_a_poll_pass_an_incident_and_a_delivery() {
         round.sent as f64,
         "{after_delivery}"
     );
+    assert_eq!(
+        sample(
+            &after_delivery,
+            "moose_notification_deliveries_total{channel=\"email\",outcome=\"sent\"}"
+        ) - sample(
+            &before,
+            "moose_notification_deliveries_total{channel=\"email\",outcome=\"sent\"}"
+        ),
+        round.sent as f64,
+        "by channel: {after_delivery}"
+    );
     // Requests are counted by route template, never by concrete path.
     assert!(
         after_delivery.contains(

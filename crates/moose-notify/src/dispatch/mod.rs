@@ -412,6 +412,20 @@ impl Dispatcher {
                     tracing::warn!(notification = %n.id, channel = ?kind, error = %e, "delivery failed");
                 }
             }
+            let outcome = match entry.state {
+                DeliveryState::Sent => "sent",
+                DeliveryState::Failed => "failed",
+                _ => "retry",
+            };
+            moose_metrics::count(
+                "moose_notification_deliveries_total",
+                "Delivery attempts by channel and outcome.",
+                &[
+                    ("channel", &format!("{kind:?}").to_lowercase()),
+                    ("outcome", outcome),
+                ],
+                1,
+            );
             // Record each channel as soon as it is known, so a crash resends as little as possible.
             version = self.repo.save(&n, version).await?;
         }
