@@ -515,7 +515,7 @@ async fn check(
                 }
             }
             match lowest {
-                Some((pi, name)) if text.contains(&name) && text.contains(&format!("{pi:.2}")) => {}
+                Some((pi, name)) if text.contains(&name) && states_value(&text, pi) => {}
                 other => f.push(format!(
                     "the KPI API's lowest is {other:?}; the answer: {text}"
                 )),

@@ -3,9 +3,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use axum::http::StatusCode;
 use common::{Org, PASSWORD};
 use serde_json::json;
@@ -522,23 +519,9 @@ async fn chat_answers_with_citations_and_keeps_each_users_conversations_to_thems
     );
 }
 
-/// A writer collecting everything logged.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn secrets_never_reach_the_logs_or_the_activity_log() {
-    let capture = Capture::default();
+    let capture = common::Capture::default();
     let writer = capture.clone();
     let subscriber =
         moose_telemetry::subscriber(moose_telemetry::Format::Json, "trace", move || {

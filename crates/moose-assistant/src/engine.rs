@@ -22,6 +22,9 @@ pub struct Limits {
     pub max_calls_per_round: usize,
     /// Earlier messages of the conversation sent along.
     pub history_messages: usize,
+    /// After this long a turn stops asking the model and answers offline (API Gateway gives a
+    /// request 29 s).
+    pub turn_deadline: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -30,6 +33,7 @@ impl Default for Limits {
             max_tool_rounds: 4,
             max_calls_per_round: 8,
             history_messages: 6,
+            turn_deadline: std::time::Duration::from_secs(20),
         }
     }
 }
@@ -156,7 +160,11 @@ impl Assistant {
         let mut usage = Usage::default();
         let mut model_time = std::time::Duration::ZERO;
         let mut text = None;
+        let started = Instant::now();
         for round in 0..=self.limits.max_tool_rounds {
+            if round > 0 && started.elapsed() >= self.limits.turn_deadline {
+                return Err(Fallback::Model(LlmError::Timeout, usage, model_time));
+            }
             // The last round offers no tools: the model must answer with what it has.
             let offered = if round == self.limits.max_tool_rounds {
                 Value::Array(Vec::new())

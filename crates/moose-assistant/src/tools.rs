@@ -531,19 +531,14 @@ impl<'a, T: Toolbox> ToolSet<'a, T> {
                 None => unranked.push(json!({"system": s.id, "name": s.name, "why": kp["performance_index_unknown"].clone()})),
             }
         }
-        // Ranked on the exact figures, shown rounded: two systems equal to two decimals keep
-        // their true order.
+        // Ranked and given on the exact figures: rounding first would tie systems that differ,
+        // and round a second time where an answer shows them.
         ranked.sort_by(|a, b| {
             a["performance_index"]
                 .as_f64()
                 .unwrap_or(0.0)
                 .total_cmp(&b["performance_index"].as_f64().unwrap_or(0.0))
         });
-        for r in &mut ranked {
-            if let Some(pi) = r["performance_index"].as_f64() {
-                r["performance_index"] = json!((pi * 1000.0).round() / 1000.0);
-            }
-        }
         Ok(json!({
             "from": first, "to": last,
             "ranked_lowest_first": ranked,

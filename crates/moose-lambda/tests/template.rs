@@ -55,3 +55,54 @@ fn the_template_declares_the_old_functions_variables_and_table() {
         assert!(TEMPLATE.contains(part), "the template has {part}");
     }
 }
+
+/// The `Path`s API Gateway routes to a function, from the template's `Api` events.
+fn gateway_paths() -> Vec<(String, String)> {
+    TEMPLATE
+        .lines()
+        .filter(|l| l.contains("Type: Api"))
+        .filter_map(|l| {
+            let path = l.split("Path: \"").nth(1)?.split('"').next()?.to_owned();
+            let method = l
+                .split("Method: ")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .trim_end_matches('}')
+                .to_owned();
+            Some((path, method))
+        })
+        .collect()
+}
+
+/// Whether API Gateway sends `method path` (an OpenAPI path such as `/api/systems/{system}`) to
+/// some function: an exact path, or a `{proxy+}` prefix.
+fn routed(paths: &[(String, String)], path: &str, method: &str) -> bool {
+    paths.iter().any(|(p, m)| {
+        let method_ok = m == "ANY" || m.eq_ignore_ascii_case(method);
+        let path_ok = match p.strip_suffix("{proxy+}") {
+            Some(prefix) => path.starts_with(prefix) && path.len() > prefix.len(),
+            None => p == path,
+        };
+        method_ok && path_ok
+    })
+}
+
+#[test]
+fn every_route_of_the_api_reaches_a_function_through_api_gateway() {
+    let paths = gateway_paths();
+    assert!(paths.len() >= 10, "{paths:?}");
+    let doc = moose_api::openapi();
+    let mut missing = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            if !routed(&paths, path, method) {
+                missing.push(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "API Gateway routes these nowhere: {missing:#?}"
+    );
+}

@@ -252,3 +252,18 @@ pub fn check_docs_section(doc: &str, name: &str, report: &str) {
         "{doc}'s {name} section drifted; rerun with MOOSE_UPDATE_DOCS=1"
     );
 }
+
+/// A log writer collecting everything written to it, for tests that inspect the logs.
+#[derive(Clone, Default)]
+#[allow(dead_code)]
+pub struct Capture(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
