@@ -106,3 +106,36 @@ fn every_route_of_the_api_reaches_a_function_through_api_gateway() {
         "API Gateway routes these nowhere: {missing:#?}"
     );
 }
+
+/// The SAM translator (the code CloudFormation's `AWS::Serverless` transform runs) accepts the
+/// template after packaging, and expands it into the six functions, their roles and schedules,
+/// and the REST API.
+#[test]
+fn the_sam_translator_accepts_the_template() {
+    let python = std::env::var("MOOSE_TEST_PYTHON").expect(
+        "MOOSE_TEST_PYTHON: run ./scripts/test, which installs aws-sam-translator and sets it",
+    );
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let out = std::process::Command::new(python)
+        .arg(format!("{dir}/tests/sam_translate.py"))
+        .arg(format!("{dir}/../../deploy/template.yaml"))
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "the SAM translator refused the template:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let resources: std::collections::BTreeMap<String, String> =
+        serde_json::from_slice(&out.stdout).unwrap();
+    let count = |kind: &str| resources.values().filter(|t| *t == kind).count();
+    assert_eq!(count("AWS::Lambda::Function"), 6, "{resources:?}");
+    assert_eq!(count("AWS::IAM::Role"), 6, "{resources:?}");
+    assert_eq!(
+        count("AWS::Events::Rule"),
+        3,
+        "the three schedules: {resources:?}"
+    );
+    assert_eq!(count("AWS::ApiGateway::RestApi"), 1, "{resources:?}");
+}
