@@ -382,23 +382,30 @@ async fn a_scheduled_event_makes_solar_data_polling_pull_from_the_simulator_into
             .unwrap()
             .is_some_and(|c| c.last_data_at.is_some())
     );
-    // 48 hours back from now always reaches the local day before yesterday; 24 would not.
+    // 48 hours back, not the default 24: the earliest stored record lies in the day before the
+    // last 24 hours (a day always has daylight, and the simulator sends no night records), and
+    // not before the 48 hours.
+    let now = jiff::Timestamp::now();
     for system in &systems {
-        let today = jiff::Timestamp::now().to_zoned_datetime(system.tz()).date();
-        let first = repo
+        let today = now.to_zoned_datetime(system.tz()).date();
+        let days = repo
             .days(
                 &system.id,
                 today.checked_sub(jiff::Span::new().days(10)).unwrap(),
                 today,
             )
             .await
-            .unwrap()
-            .first()
-            .map(|d| d.date);
-        assert_eq!(
-            first,
-            today.checked_sub(jiff::Span::new().days(2)).ok(),
-            "MOOSE_POLL_INITIAL_LOOKBACK_HOURS=48 decides how far back the first poll reaches"
+            .unwrap();
+        let first = days.first().expect("stored days");
+        let slot = *first.slots.keys().next().expect("a record");
+        let earliest = first.start + jiff::SignedDuration::from_mins(5 * i64::from(slot));
+        assert!(
+            earliest < now - jiff::SignedDuration::from_hours(24)
+                && earliest
+                    >= now
+                        - jiff::SignedDuration::from_hours(48)
+                        - jiff::SignedDuration::from_mins(10),
+            "MOOSE_POLL_INITIAL_LOOKBACK_HOURS=48 decides how far back the first poll reaches: earliest record {earliest}, now {now}"
         );
     }
     stop(child);
