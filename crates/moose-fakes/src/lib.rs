@@ -1,14 +1,17 @@
-//! Loopback fakes of the two cloud services the assistant uses that cannot run here, each
-//! speaking the service's real wire protocol and checking what a real server would refuse:
+//! Loopback fakes of the cloud services that cannot run here, each speaking the service's real
+//! wire protocol and checking what a real server would refuse:
 //!
 //! - [`openai::FakeOpenAi`]: `POST /v1/chat/completions` (JSON or server-sent events, canonical
 //!   OpenAI deltas or Ollama's whole calls, errors and cut streams on demand) and
 //!   `POST /v1/embeddings` (deterministic bag-of-words vectors, returned out of order);
 //! - [`pinecone::FakePinecone`]: the control plane's describe call and the data plane's
-//!   upsert, query, fetch, delete and stats, with Pinecone's limits.
+//!   upsert, query, fetch, delete and stats, with Pinecone's limits;
+//! - [`codedeploy::FakeCodeDeploy`]: the CodeDeploy calls the local AWS emulator lacks (a
+//!   lifecycle hook's status report) or fakes badly (deployments that progress and roll back).
 //!
-//! Both bind `127.0.0.1:0` and record what they received.
+//! All bind `127.0.0.1:0` and record what they received.
 
+pub mod codedeploy;
 pub mod openai;
 pub mod pinecone;
 

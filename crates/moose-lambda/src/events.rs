@@ -38,6 +38,21 @@ pub(crate) fn http_request(payload: Value) -> anyhow::Result<LambdaRequest> {
         .map_err(|e| anyhow::anyhow!("this function expects an API Gateway proxy event (REST or HTTP API), or {{\"httpMethod\",\"path\"}}: {e}"))
 }
 
+/// Whether `payload` is an HTTP `GET /health…` (REST, HTTP API or the bare payload): the
+/// background functions answer it too — every function answers `GET /health`, and the
+/// PreTraffic hook checks each new version that way — instead of running a pass.
+pub(crate) fn is_health_request(payload: &Value) -> bool {
+    let method = payload
+        .get("httpMethod")
+        .or_else(|| payload.pointer("/requestContext/http/method"))
+        .and_then(Value::as_str);
+    let path = payload
+        .get("path")
+        .or_else(|| payload.get("rawPath"))
+        .and_then(Value::as_str);
+    method == Some("GET") && path.is_some_and(|p| p == "/health" || p.starts_with("/health/"))
+}
+
 /// What kind of event woke a background function, for its log line.
 pub(crate) fn trigger_of(payload: &Value) -> &'static str {
     let first_source = payload
@@ -75,6 +90,28 @@ mod tests {
             LambdaRequest::ApiGatewayV2(_)
         ));
         assert!(http_request(json!({"hello": "world"})).is_err());
+    }
+
+    #[test]
+    fn health_requests_are_told_from_work() {
+        assert!(is_health_request(
+            &json!({"httpMethod": "GET", "path": "/health"})
+        ));
+        assert!(is_health_request(
+            &json!({"httpMethod": "GET", "path": "/health/ready", "requestContext": {}})
+        ));
+        assert!(is_health_request(
+            &json!({"rawPath": "/health", "requestContext": {"http": {"method": "GET"}}})
+        ));
+        assert!(!is_health_request(
+            &json!({"httpMethod": "POST", "path": "/health"})
+        ));
+        assert!(!is_health_request(
+            &json!({"httpMethod": "GET", "path": "/healthz"})
+        ));
+        assert!(!is_health_request(
+            &json!({"detail-type": "Scheduled Event"})
+        ));
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! `{"httpMethod":"GET","path":"/health"}`, which `lambda_http` alone would reject.
 //! `solar-data-polling` and `device-status-polling` run one pass per invocation (EventBridge
 //! schedule or direct); `notify-user` delivers the outbox on any event (schedule, SNS, SQS,
-//! direct invocation).
+//! direct invocation); all three answer `GET /health` events too instead of running a pass.
+//! `CodeDeployHook_…` (`MOOSE_FUNCTION=codedeploy-hook`) is the PreTraffic hook of a canary
+//! deploy: it checks the new versions and reports to CodeDeploy (`moose_release::hook`).
 //! Everything is built once per cold start by `moose_app::App`, the same composition root as
 //! `moose serve`, so every setting means the same here. Logs are JSON (CloudWatch).
 
@@ -128,9 +130,16 @@ async fn build() -> anyhow::Result<Function> {
 
 async fn handle(f: &Function, event: LambdaEvent<Value>) -> anyhow::Result<Value> {
     let (payload, context) = event.into_parts();
-    if let Some(router) = &f.router {
+    let health_only = f.router.is_none() && events::is_health_request(&payload);
+    if f.router.is_some() || health_only {
+        let router = match &f.router {
+            Some(r) => r.clone(),
+            // A background function asked for its health: the same health routes, built for
+            // this rare request only.
+            None => f.app.router(),
+        };
         let request = events::http_request(payload)?;
-        let mut adapter = lambda_http::Adapter::from(router.clone());
+        let mut adapter = lambda_http::Adapter::from(router);
         let response = adapter
             .call(LambdaEvent::new(request, context))
             .await
@@ -204,8 +213,58 @@ async fn report_init_error(message: &str) {
     }
 }
 
+/// Whether this process is the CodeDeploy hook rather than one of the six functions.
+fn is_hook() -> bool {
+    std::env::var("MOOSE_FUNCTION")
+        .or_else(|_| std::env::var("AWS_LAMBDA_FUNCTION_NAME"))
+        .is_ok_and(|n| n.contains("codedeploy-hook") || n.contains("CodeDeployHook"))
+}
+
+/// The PreTraffic hook: no store, no configuration of the functions; the new versions it
+/// checks (`MOOSE_HOOK_TARGETS`) and an optional API key (`MOOSE_HOOK_API_KEY`).
+async fn run_hook() -> Result<(), lambda_runtime::Error> {
+    moose_telemetry::init(moose_telemetry::Format::Json, "info")
+        .map_err(|e| lambda_runtime::Error::from(e.to_string()))?;
+    let built = async {
+        let settings = moose_release::hook::HookSettings::from_env(|k| std::env::var(k).ok())?;
+        let aws = moose_release::aws::Aws::connect(None, None).await?;
+        Ok::<_, moose_release::ReleaseError>((settings, aws))
+    }
+    .await;
+    let shared = match built {
+        Ok(b) => Arc::new(b),
+        Err(e) => {
+            let message = format!("{e}");
+            eprintln!("moose: {message}");
+            report_init_error(&message).await;
+            return Err(lambda_runtime::Error::from(message));
+        }
+    };
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let shared = Arc::clone(&shared);
+        async move {
+            let (settings, aws) = shared.as_ref();
+            let lifecycle: moose_release::hook::LifecycleEvent =
+                serde_json::from_value(event.payload).map_err(|e| {
+                    lambda_runtime::Error::from(format!(
+                        "this is the CodeDeploy hook: it expects {{\"DeploymentId\",\"LifecycleEventHookExecutionId\"}}: {e}"
+                    ))
+                })?;
+            let outcome =
+                moose_release::hook::pre_traffic(&lifecycle, settings, &aws.lambda, &aws.codedeploy)
+                    .await
+                    .map_err(|e| lambda_runtime::Error::from(e.to_string()))?;
+            Ok::<Value, lambda_runtime::Error>(serde_json::to_value(outcome)?)
+        }
+    }))
+    .await
+}
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
+    if is_hook() {
+        return run_hook().await;
+    }
     let function = match build().await {
         Ok(f) => Arc::new(f),
         Err(e) => {

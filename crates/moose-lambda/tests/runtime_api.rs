@@ -110,8 +110,12 @@ impl Harness {
         self.runtime.queue.lock().unwrap().push_back(event);
         let started = Instant::now();
         loop {
-            if let Some((_, kind, body)) = self.runtime.answers.lock().unwrap().get(before).cloned()
-            {
+            let answers = self.runtime.answers.lock().unwrap().clone();
+            // A function that failed at start answers every invocation with its init error.
+            if let Some((_, kind, body)) = answers.iter().find(|a| a.1 == "init-error").cloned() {
+                return (kind, body);
+            }
+            if let Some((_, kind, body)) = answers.get(before).cloned() {
                 return (kind, body);
             }
             assert!(
@@ -658,4 +662,207 @@ async fn chat_service_answers_with_the_model_and_pinecone_on_dynamodb() {
         "{listed}"
     );
     stop(child);
+}
+
+/// A fake of Lambda's `Invoke` (restJson1, `POST /2015-03-31/functions/{name}/invocations`)
+/// that hands each event to a real `bootstrap` through its Runtime API harness: moto cannot run
+/// `provided.al2023` functions. The qualified name picks the bootstrap; a function error comes
+/// back as AWS sends it (HTTP 200, `X-Amz-Function-Error: Unhandled`, the error document).
+/// Function name → the bootstrap that answers for it.
+type Versions = Vec<(&'static str, Arc<Harness>)>;
+
+async fn fake_lambda(versions: Versions) -> String {
+    async fn invoke(
+        State(versions): State<Arc<Versions>>,
+        Path(name): Path<String>,
+        body: String,
+    ) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let Some((_, harness)) = versions.iter().find(|(n, _)| name.contains(n)) else {
+            return (
+                axum::http::StatusCode::NOT_FOUND,
+                [("x-amzn-errortype", "ResourceNotFoundException")],
+                json!({"Type": "User", "message": format!("Function not found: {name}")})
+                    .to_string(),
+            )
+                .into_response();
+        };
+        let (kind, answer) = harness
+            .invoke(serde_json::from_str(&body).unwrap_or(Value::Null))
+            .await;
+        let version = name.rsplit(':').next().unwrap_or("$LATEST").to_owned();
+        if kind == "response" {
+            ([("x-amz-executed-version", version)], answer.to_string()).into_response()
+        } else {
+            (
+                [
+                    ("x-amz-executed-version", version),
+                    ("x-amz-function-error", "Unhandled".to_owned()),
+                ],
+                answer.to_string(),
+            )
+                .into_response()
+        }
+    }
+    let app = axum::Router::new()
+        .route("/2015-03-31/functions/{name}/invocations", post(invoke))
+        .with_state(Arc::new(versions));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// An administrator's API key in the SQLite store under `data`.
+async fn admin_key(data: &std::path::Path) -> String {
+    let store = Arc::new(moose_store_sqlite_for_tests::open(data).await);
+    let auth = moose_auth::AuthService::new(store.clone(), moose_auth::AuthSettings::default());
+    let (admin, _) = auth
+        .create_user(
+            "release@example.com",
+            moose_auth::OrgRole::Admin,
+            None,
+            Some("a long enough password"),
+            None,
+        )
+        .await
+        .unwrap();
+    let principal = moose_auth::Principal {
+        user: admin,
+        credential: moose_auth::Credential::Supabase,
+    };
+    let (_, key) = auth
+        .create_api_key(
+            &principal,
+            "pretraffic hook",
+            moose_auth::OrgRole::Admin,
+            true,
+        )
+        .await
+        .unwrap();
+    moose_store::Store::close(&*store).await.unwrap();
+    key
+}
+
+/// The PreTraffic hook role of the same `bootstrap`, invoked by CodeDeploy's lifecycle event:
+/// it checks the new versions by invoking them (real bootstraps behind a fake `Invoke`) and
+/// reports to CodeDeploy (a fake speaking its awsJson1.1 protocol, since moto does not
+/// implement `PutLifecycleEventHookExecutionStatus`) — `Succeeded` for a healthy release,
+/// `Failed` for one whose new version cannot start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pretraffic_hook_reports_a_healthy_release_succeeded_and_a_broken_one_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let key = admin_key(&data).await;
+    let store_env = [
+        ("MOOSE_STORE", "sqlite"),
+        ("MOOSE_DATA_DIR", data.to_str().unwrap()),
+    ];
+    let api = Arc::new(Harness::start().await);
+    let api_child = api.bootstrap("solar-data-service", &store_env);
+    let notify = Arc::new(Harness::start().await);
+    let notify_child = notify.bootstrap("notify-user", &store_env);
+    // A release whose new configuration is invalid: the version fails at start.
+    let broken = Arc::new(Harness::start().await);
+    let broken_child = broken.bootstrap(
+        "chat-service",
+        &[
+            ("MOOSE_STORE", "sqlite"),
+            ("MOOSE_DATA_DIR", data.to_str().unwrap()),
+            ("MOOSE_ASSISTANT_TIMEOUT_SECS", "soon"),
+        ],
+    );
+    let lambda = fake_lambda(vec![
+        ("solar-data-service", Arc::clone(&api)),
+        ("notify-user", Arc::clone(&notify)),
+        ("chat-service", Arc::clone(&broken)),
+    ])
+    .await;
+    let codedeploy = moose_fakes::codedeploy::FakeCodeDeploy::start().await;
+    let arn = |f: &str, v: u32| format!("arn:aws:lambda:us-east-1:123456789012:function:{f}:{v}");
+
+    let run_hook = |targets: String, deployment: &'static str| {
+        let (lambda, codedeploy, key) = (lambda.clone(), codedeploy.url().to_owned(), key.clone());
+        async move {
+            let hook = Harness::start().await;
+            let child = hook.bootstrap(
+                "CodeDeployHook_moose-pretraffic",
+                &[
+                    ("MOOSE_HOOK_TARGETS", targets.as_str()),
+                    ("MOOSE_HOOK_API_KEY", key.as_str()),
+                    ("AWS_ENDPOINT_URL_LAMBDA", lambda.as_str()),
+                    ("AWS_ENDPOINT_URL_CODEDEPLOY", codedeploy.as_str()),
+                ],
+            );
+            let answer = hook
+                .invoke(json!({"DeploymentId": deployment, "LifecycleEventHookExecutionId": format!("exec-{deployment}")}))
+                .await;
+            stop(child);
+            answer
+        }
+    };
+
+    let healthy = format!("{},{}", arn("solar-data-service", 2), arn("notify-user", 2));
+    let (kind, outcome) = run_hook(healthy, "d-HEALTHY01").await;
+    assert_eq!(kind, "response", "{outcome}");
+    assert_eq!(outcome["status"], "Succeeded", "{outcome:#}");
+    let api_checks = outcome["targets"][0]["checks"].to_string();
+    for check in ["health", "ready", "auth", "systems", "incidents", "chat"] {
+        assert!(
+            api_checks.contains(&format!("\"name\":\"{check}\"")),
+            "the API function gets the {check} check: {api_checks}"
+        );
+    }
+    let notify_checks: Vec<&str> = outcome["targets"][1]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        notify_checks,
+        ["health", "ready"],
+        "a background function answers its health without running a pass"
+    );
+
+    let with_broken = format!(
+        "{},{}",
+        arn("solar-data-service", 3),
+        arn("chat-service", 3)
+    );
+    let (kind, outcome) = run_hook(with_broken, "d-BROKEN001").await;
+    assert_eq!(kind, "response", "{outcome}");
+    assert_eq!(outcome["status"], "Failed", "{outcome:#}");
+    let failed = &outcome["targets"][1]["checks"][0];
+    assert_eq!(failed["name"], "health");
+    assert_eq!(failed["ok"], false);
+    assert!(
+        failed["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the function failed (Unhandled)"),
+        "{failed}"
+    );
+
+    let reports = codedeploy.hook_statuses();
+    let seen: Vec<(&str, &str, &str)> = reports
+        .iter()
+        .map(|r| {
+            (
+                r.deployment_id.as_str(),
+                r.execution_id.as_str(),
+                r.status.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("d-HEALTHY01", "exec-d-HEALTHY01", "Succeeded"),
+            ("d-BROKEN001", "exec-d-BROKEN001", "Failed")
+        ]
+    );
+    for child in [api_child, notify_child, broken_child] {
+        stop(child);
+    }
 }

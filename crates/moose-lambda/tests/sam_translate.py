@@ -1,6 +1,6 @@
 """Translates deploy/template.yaml with AWS's SAM translator (PyPI aws-sam-translator), as
-`sam deploy` does after packaging, and prints each resulting resource's type as JSON. Used by
-the `the_sam_translator_accepts_the_template` test."""
+`sam deploy` does after packaging, and prints the resulting resources as JSON. Used by the
+`the_sam_translator_accepts_the_template` test."""
 import json, sys
 from samtranslator.yaml_helper import yaml_parse
 from samtranslator.translator.transform import transform
@@ -12,5 +12,9 @@ class Policies:
 template = yaml_parse(open(sys.argv[1]).read())
 # What `sam package` does before the transform: the local zip becomes an S3 object.
 template["Globals"]["Function"]["CodeUri"] = "s3://moose-artifacts/bootstrap.zip"
-out = transform(template, {"SolarWebAccessKeyId": "x", "SolarWebAccessKeyValue": "y"}, Policies())
-print(json.dumps({k: v["Type"] for k, v in out["Resources"].items()}))
+parameters = {"SolarWebAccessKeyId": "x", "SolarWebAccessKeyValue": "y"}
+# Optional: parameter overrides as JSON, as `sam deploy --parameter-overrides` passes them.
+if len(sys.argv) > 2:
+    parameters.update(json.loads(sys.argv[2]))
+out = transform(template, parameters, Policies())
+print(json.dumps(out["Resources"]))

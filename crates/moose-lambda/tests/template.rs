@@ -107,11 +107,9 @@ fn every_route_of_the_api_reaches_a_function_through_api_gateway() {
     );
 }
 
-/// The SAM translator (the code CloudFormation's `AWS::Serverless` transform runs) accepts the
-/// template after packaging, and expands it into the six functions, their roles and schedules,
-/// and the REST API.
-#[test]
-fn the_sam_translator_accepts_the_template() {
+/// The template as the SAM translator (the code CloudFormation's `AWS::Serverless` transform
+/// runs) expands it after packaging, with these parameter overrides.
+fn translated(overrides: &str) -> serde_json::Map<String, serde_json::Value> {
     let python = std::env::var("MOOSE_TEST_PYTHON").expect(
         "MOOSE_TEST_PYTHON: run ./scripts/test, which installs aws-sam-translator and sets it",
     );
@@ -119,6 +117,7 @@ fn the_sam_translator_accepts_the_template() {
     let out = std::process::Command::new(python)
         .arg(format!("{dir}/tests/sam_translate.py"))
         .arg(format!("{dir}/../../deploy/template.yaml"))
+        .arg(overrides)
         .env("AWS_DEFAULT_REGION", "us-east-1")
         .output()
         .expect("python runs");
@@ -127,15 +126,140 @@ fn the_sam_translator_accepts_the_template() {
         "the SAM translator refused the template:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let resources: std::collections::BTreeMap<String, String> =
-        serde_json::from_slice(&out.stdout).unwrap();
-    let count = |kind: &str| resources.values().filter(|t| *t == kind).count();
-    assert_eq!(count("AWS::Lambda::Function"), 6, "{resources:?}");
-    assert_eq!(count("AWS::IAM::Role"), 6, "{resources:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn of_type<'a>(
+    resources: &'a serde_json::Map<String, serde_json::Value>,
+    kind: &str,
+) -> Vec<(&'a String, &'a serde_json::Value)> {
+    resources
+        .iter()
+        .filter(|(_, r)| r["Type"] == kind)
+        .collect()
+}
+
+/// The translator accepts the template and expands it into the six functions and the hook,
+/// their roles and schedules, and the REST API.
+#[test]
+fn the_sam_translator_accepts_the_template() {
+    let resources = translated("{}");
+    let count = |kind: &str| of_type(&resources, kind).len();
     assert_eq!(
-        count("AWS::Events::Rule"),
-        3,
-        "the three schedules: {resources:?}"
+        count("AWS::Lambda::Function"),
+        7,
+        "six functions and the hook"
     );
-    assert_eq!(count("AWS::ApiGateway::RestApi"), 1, "{resources:?}");
+    assert_eq!(
+        count("AWS::IAM::Role"),
+        8,
+        "a role each, and CodeDeploy's service role"
+    );
+    assert_eq!(count("AWS::Events::Rule"), 3, "the three schedules");
+    assert_eq!(count("AWS::ApiGateway::RestApi"), 1);
+}
+
+/// Every function deploys as a canary: a published version behind the `live` alias, a
+/// CodeDeploy deployment group that watches the new version's three alarms and rolls back on
+/// them, the PreTraffic hook before any traffic moves, and every event source on the alias.
+#[test]
+fn every_function_deploys_as_a_canary_that_rolls_itself_back() {
+    let resources = translated("{}");
+    let aliases = of_type(&resources, "AWS::Lambda::Alias");
+    assert_eq!(aliases.len(), 6);
+    for (name, alias) in &aliases {
+        assert_eq!(alias["Properties"]["Name"], "live", "{name}");
+        let policy = &alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"];
+        assert_eq!(
+            policy["BeforeAllowTrafficHook"]["Ref"], "PreTrafficHook",
+            "{name}: {alias}"
+        );
+    }
+    let groups = of_type(&resources, "AWS::CodeDeploy::DeploymentGroup");
+    assert_eq!(groups.len(), 6);
+    for (name, group) in &groups {
+        let p = &group["Properties"];
+        assert_eq!(p["AlarmConfiguration"]["Enabled"], true, "{name}");
+        let alarms: Vec<&str> = p["AlarmConfiguration"]["Alarms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["Name"]["Ref"].as_str().unwrap())
+            .collect();
+        assert_eq!(alarms.len(), 3, "{name}: {alarms:?}");
+        for a in &alarms {
+            let alarm = &resources[*a]["Properties"];
+            let dims = alarm["Dimensions"].to_string();
+            assert!(
+                dims.contains("ExecutedVersion") && dims.contains(":live"),
+                "{a} watches the new version behind the alias only: {dims}"
+            );
+            assert_eq!(alarm["TreatMissingData"], "notBreaching", "{a}");
+        }
+        let events = p["AutoRollbackConfiguration"]["Events"].to_string();
+        assert!(
+            p["AutoRollbackConfiguration"]["Enabled"] == true
+                && events.contains("DEPLOYMENT_STOP_ON_ALARM")
+                && events.contains("DEPLOYMENT_FAILURE"),
+            "{name}: {p}"
+        );
+        assert!(
+            p["DeploymentConfigName"]
+                .to_string()
+                .contains("Canary10Percent5Minutes"),
+            "{name}: a canary by default: {}",
+            p["DeploymentConfigName"]
+        );
+    }
+    for (name, rule) in of_type(&resources, "AWS::Events::Rule") {
+        let arn = rule["Properties"]["Targets"][0]["Arn"]["Ref"]
+            .as_str()
+            .unwrap_or("");
+        assert!(
+            arn.ends_with("Aliaslive"),
+            "{name} invokes the alias: {arn}"
+        );
+    }
+    for (name, permission) in of_type(&resources, "AWS::Lambda::Permission") {
+        let target = permission["Properties"]["FunctionName"]["Ref"]
+            .as_str()
+            .unwrap_or("");
+        assert!(
+            target.ends_with("Aliaslive"),
+            "{name} allows the alias: {target}"
+        );
+    }
+    let hook = &resources["PreTrafficHook"]["Properties"];
+    assert!(
+        hook["FunctionName"]
+            .as_str()
+            .unwrap()
+            .starts_with("CodeDeployHook_"),
+        "CodeDeploy's role may invoke only CodeDeployHook_* functions"
+    );
+    let targets = hook["Environment"]["Variables"]["MOOSE_HOOK_TARGETS"].to_string();
+    assert_eq!(
+        targets.matches("Version").count(),
+        6,
+        "the hook checks the six new versions: {targets}"
+    );
+    assert!(
+        !resources
+            .keys()
+            .any(|k| k.starts_with("PreTrafficHookAlias")),
+        "the hook itself is not deployed through CodeDeploy"
+    );
+}
+
+/// The deployment type is chosen per release (`--parameter-overrides DeploymentType=AllAtOnce`).
+#[test]
+fn the_deployment_type_is_a_parameter() {
+    let resources = translated(r#"{"DeploymentType": "AllAtOnce"}"#);
+    for (name, group) in of_type(&resources, "AWS::CodeDeploy::DeploymentGroup") {
+        let config = group["Properties"]["DeploymentConfigName"].to_string();
+        assert!(
+            config.contains("AllAtOnce") && !config.contains("Canary"),
+            "{name}: {config}"
+        );
+    }
 }

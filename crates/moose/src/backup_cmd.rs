@@ -65,24 +65,31 @@ fn bar(done: u64, total: u64) -> String {
     )
 }
 
+/// A DynamoDB on-demand backup of the configured table (`CreateBackup`), named by the time;
+/// prints it and the table's backups, and returns its ARN.
+pub(crate) fn native_backup(cli: &Cli, data_dir: Option<&PathBuf>) -> Result<String, Failure> {
+    Setup::with_data_dir(cli, data_dir)?.block_on(async |config| {
+        anyhow::ensure!(
+            config.store.backend == StoreBackend::Dynamodb,
+            "--native needs the DynamoDB store (MOOSE_STORE=dynamodb); the embedded store is backed up to a file: moose backup --out FILE"
+        );
+        let table = DynamoStore::connect(&moose_app::dynamo_settings(&config)).await;
+        let name = format!("moose-{}", jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ"));
+        let made = table.create_backup(&name).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!("created DynamoDB backup {} ({})", made["name"].as_str().unwrap_or("?"), made["status"].as_str().unwrap_or("?"));
+        println!("  {}", made["arn"].as_str().unwrap_or("?"));
+        println!("backups of table {}:", table.table());
+        for b in table.list_backups().await.map_err(|e| anyhow::anyhow!("{e}"))? {
+            println!("  {} {} {}", b["name"].as_str().unwrap_or("?"), b["status"].as_str().unwrap_or("?"), b["arn"].as_str().unwrap_or("?"));
+        }
+        Ok(made["arn"].as_str().unwrap_or("?").to_owned())
+    })
+}
+
 pub(crate) fn backup(cli: &Cli, args: &BackupArgs) -> Result<(), Failure> {
     if args.native {
-        return Setup::with_data_dir(cli, args.data_dir.as_ref())?.block_on(async |config| {
-            anyhow::ensure!(
-                config.store.backend == StoreBackend::Dynamodb,
-                "--native needs the DynamoDB store (MOOSE_STORE=dynamodb); the embedded store is backed up to a file: moose backup --out FILE"
-            );
-            let table = DynamoStore::connect(&moose_app::dynamo_settings(&config)).await;
-            let name = format!("moose-{}", jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ"));
-            let made = table.create_backup(&name).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("created DynamoDB backup {} ({})", made["name"].as_str().unwrap_or("?"), made["status"].as_str().unwrap_or("?"));
-            println!("  {}", made["arn"].as_str().unwrap_or("?"));
-            println!("backups of table {}:", table.table());
-            for b in table.list_backups().await.map_err(|e| anyhow::anyhow!("{e}"))? {
-                println!("  {} {} {}", b["name"].as_str().unwrap_or("?"), b["status"].as_str().unwrap_or("?"), b["arn"].as_str().unwrap_or("?"));
-            }
-            Ok(())
-        });
+        native_backup(cli, args.data_dir.as_ref())?;
+        return Ok(());
     }
     let path = args.out.clone().unwrap_or_else(|| {
         PathBuf::from(format!(

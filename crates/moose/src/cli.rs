@@ -56,6 +56,11 @@ pub(crate) enum Command {
     /// Smoke-test a running Moose (moose serve or API Gateway): health, sign-in, the critical
     /// read routes, a chat probe, data freshness, delivery rate. Writes nothing it keeps.
     Verify(crate::verify_cmd::VerifyArgs),
+    /// Release Moose: plan, deploy (canary with automatic rollback), status, rollback, report.
+    Release {
+        #[command(subcommand)]
+        command: crate::release_cmd::ReleaseCommand,
+    },
     /// Write every item of the store to a portable archive (or, with --native, a DynamoDB backup).
     Backup(crate::backup_cmd::BackupArgs),
     /// Restore an archive written by `moose backup` into the configured store (either backend).

@@ -12,6 +12,7 @@ mod doctor_cmd;
 mod jobs;
 mod kb_cmd;
 mod poll_cmd;
+mod release_cmd;
 mod serve;
 mod setup;
 mod signals;
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
         cli::Command::Backup(args) => backup_cmd::backup(&cli, args),
         cli::Command::Doctor(args) => doctor_cmd::run(&cli, args),
         cli::Command::Verify(args) => verify_cmd::run(&cli, args),
+        cli::Command::Release { command } => release_cmd::run(&cli, command),
         cli::Command::Restore(args) => backup_cmd::restore(&cli, args),
         cli::Command::Openapi => {
             println!(

@@ -767,3 +767,283 @@ async fn verify_passes_against_the_demo_and_names_what_is_broken() {
     assert_eq!(report["checks"].as_array().unwrap().len(), 1);
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
+
+/// `moose release report ARGS --json` in `dir`; (exit code, report).
+fn release_report(dir: &Path, args: &[&str]) -> (i32, serde_json::Value) {
+    let out = moose(dir)
+        .args(["release", "report", "--json", "--dir", "releases"])
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let v = serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
+        panic!(
+            "not JSON: {stdout} / {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), v)
+}
+
+/// Starts the demo with a metrics token; (server, address, access token, password) once it has
+/// polled. The password is printed only when the account is created: give it for a restart.
+async fn demo_for_release(
+    dir: &Path,
+    password: Option<String>,
+) -> (Server, String, String, String) {
+    let mut server = Server::spawn_with_env(
+        dir,
+        DEMO,
+        &[("MOOSE_METRICS_TOKEN", "release-metrics-token")],
+    );
+    let password = match password {
+        Some(p) => {
+            server.wait_for("demo: the account demo@moose.invalid exists");
+            p
+        }
+        None => server
+            .wait_for("demo: sign in as")
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .to_owned(),
+    };
+    let addr = server.address();
+    server.wait_for("solar-data-polling pass finished");
+    let token = sign_in(
+        &reqwest::Client::new(),
+        &addr,
+        "demo@moose.invalid",
+        &password,
+    )
+    .await;
+    (server, addr, token, password)
+}
+
+/// A self-hosted upgrade, reported: a first report becomes the baseline; the server is
+/// stopped and started again on the same store (the upgrade) and the second report carries the
+/// measured figures — sampled response times against the baseline's, the server's own error
+/// counters, the duration from the recorded start, the gates — in JSON and Markdown, with the
+/// CHANGELOG section and the tag command; failed gates fail the release.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_report_measures_a_self_hosted_upgrade_against_the_previous_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let gates = dir.path().join("gates.json");
+    std::fs::write(
+        &gates,
+        serde_json::json!({"commit": "abc123", "passed": true,
+            "steps": {"fmt": true, "clippy": true, "tests": true, "coverage": true, "licences": true, "advisories": true},
+            "coverage_pct": 84.2, "coverage_per_crate": {"moose-api": 88.0},
+            "advisories": 0, "advisory_snapshot": "2026-08-21"})
+        .to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("CHANGELOG.md"),
+        "# Changelog\n\n## [Unreleased]\n### Added\n- canary deploys\n\n## [0.0.9] - 2026-10-01\n- older\n",
+    )
+    .unwrap();
+    let (server, addr, token, password) = demo_for_release(dir.path(), None).await;
+    let url = format!("http://{addr}");
+    let common = |samples: &'static str| {
+        vec![
+            "--env".to_owned(),
+            url.clone(),
+            "--token".to_owned(),
+            token.clone(),
+            "--metrics-token".to_owned(),
+            "release-metrics-token".to_owned(),
+            "--samples".to_owned(),
+            samples.to_owned(),
+        ]
+    };
+    let first_args = [
+        common("20"),
+        vec![
+            "--version".into(),
+            "0.0.9".into(),
+            "--gates".into(),
+            gates.to_string_lossy().into_owned(),
+        ],
+    ]
+    .concat();
+    let d = dir.path().to_owned();
+    let (_, first) = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = first_args.iter().map(String::as_str).collect();
+        release_report(&d, &args)
+    })
+    .await
+    .unwrap();
+    assert!(
+        first["baseline"].is_null(),
+        "nothing before the first: {first:#}"
+    );
+    assert_eq!(first["measured"]["latency"]["samples"], 20);
+    server.signal("TERM");
+    server.wait_exit();
+
+    // The upgrade: stopped, started again on the same store.
+    let started = jiff::Timestamp::now();
+    let upgrade_began = std::time::Instant::now();
+    let (server, addr, token, _) = demo_for_release(dir.path(), Some(password)).await;
+    let url = format!("http://{addr}");
+    let second_args: Vec<String> = vec![
+        "--env",
+        &url,
+        "--token",
+        &token,
+        "--metrics-token",
+        "release-metrics-token",
+        "--samples",
+        "30",
+        "--version",
+        "0.1.0",
+        "--started",
+        &started.to_string(),
+        "--backup",
+        "moose-backup-before-0.1.0.jsonl",
+        "--gates",
+        gates.to_str().unwrap(),
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    let d = dir.path().to_owned();
+    let args = second_args.clone();
+    let (code, report) = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        release_report(&d, &args)
+    })
+    .await
+    .unwrap();
+    let elapsed = upgrade_began.elapsed().as_secs_f64();
+    assert_eq!(
+        code == 0,
+        report["success"] == true,
+        "the exit code follows the verdict: {report:#}"
+    );
+
+    // The baseline is the first report's measurement, and the change is computed from it.
+    let base_avg = first["measured"]["latency"]["avg_ms"].as_f64().unwrap();
+    assert_eq!(report["baseline"]["version"], "0.0.9");
+    assert_eq!(report["baseline"]["avg_ms"].as_f64().unwrap(), base_avg);
+    let latency = &report["measured"]["latency"];
+    assert_eq!(latency["samples"], 30);
+    let (avg, p99) = (
+        latency["avg_ms"].as_f64().unwrap(),
+        latency["p99_ms"].as_f64().unwrap(),
+    );
+    assert!(avg > 0.0 && p99 >= avg, "{latency}");
+    let change = report["avg_change_pct"].as_f64().unwrap();
+    assert!(
+        (change - (avg - base_avg) / base_avg * 100.0).abs() < 1e-6,
+        "{change}"
+    );
+    // The error rate is the server's own count, which includes the 30 samples.
+    let server_errors = &report["measured"]["server_errors"];
+    let requests = server_errors["requests"].as_f64().unwrap();
+    assert!(requests >= 30.0, "{server_errors}");
+    assert_eq!(
+        report["error_rate"].as_f64().unwrap(),
+        server_errors["errors"].as_f64().unwrap() / requests
+    );
+    assert!(
+        report["error_rate_source"]
+            .as_str()
+            .unwrap()
+            .contains("server's counters")
+    );
+    // The duration runs from the recorded start to the report.
+    let duration = report["release_duration_s"].as_f64().unwrap();
+    assert!(
+        duration >= 1.0 && duration <= elapsed + 1.0,
+        "{duration} of {elapsed}"
+    );
+    let component = &report["deployment"]["components"][0];
+    assert_eq!(component["name"], "moose serve");
+    assert_eq!(component["from"], "0.0.9");
+    assert_eq!(component["to"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        report["deployment"]["backup"],
+        "moose-backup-before-0.1.0.jsonl"
+    );
+    assert_eq!(report["rolled_back"], false);
+    let criterion = |name: &str| {
+        report["criteria"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        criterion("all health checks passing")["met"],
+        true,
+        "{report:#}"
+    );
+    assert_eq!(criterion("release gates passed")["met"], true);
+    // The Markdown for people, with the same figures.
+    let md = std::fs::read_to_string(dir.path().join("releases/v0.1.0.md")).unwrap();
+    assert!(md.starts_with("# Backend Release Report - v0.1.0"), "{md}");
+    assert!(
+        md.contains(&format!("{avg:.1} ms (p99 {p99:.1} ms, 30 samples)")),
+        "{md}"
+    );
+    assert!(
+        md.contains("coverage 84.2 %, advisories 0 (snapshot 2026-08-21)"),
+        "{md}"
+    );
+    assert!(md.contains("**Rollback Required**: No"), "{md}");
+
+    // Without --json: the CHANGELOG section for the version and the tag command.
+    let out = moose(dir.path())
+        .args(["release", "report", "--dir", "releases"])
+        .args(&second_args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("## [0.1.0] - "), "{text}");
+    assert!(
+        text.contains("- canary deploys") && !text.contains("- older"),
+        "{text}"
+    );
+    assert!(
+        text.contains("git tag -a v0.1.0 -m \"Moose 0.1.0\""),
+        "{text}"
+    );
+
+    // Failed gates fail the release.
+    std::fs::write(
+        &gates,
+        serde_json::json!({"passed": false, "steps": {"coverage": false}, "coverage_pct": 71.0})
+            .to_string(),
+    )
+    .unwrap();
+    let args: Vec<String> = [
+        "--env",
+        &url,
+        "--token",
+        &token,
+        "--samples",
+        "5",
+        "--version",
+        "0.1.1",
+        "--gates",
+        gates.to_str().unwrap(),
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    let d = dir.path().to_owned();
+    let (code, failed) = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        release_report(&d, &args)
+    })
+    .await
+    .unwrap();
+    assert_ne!(code, 0);
+    assert_eq!(failed["success"], false);
+    server.signal("TERM");
+    server.wait_exit();
+}
