@@ -18,6 +18,8 @@ mod schema;
 mod server;
 mod table;
 
+pub use routes::fleet::ExpectedCache;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,6 +56,8 @@ pub struct AppState {
     pub jobs: Option<Vec<String>>,
     /// Whether and to whom `GET /metrics` is served (`None`: not on this host).
     pub metrics: Option<metrics::MetricsAccess>,
+    /// Each system's clear-sky curve of the day, for the fleet summary.
+    pub expected: ExpectedCache,
 }
 
 /// How `chat-service` keeps conversations and spends tokens.
@@ -97,6 +101,7 @@ impl AppState {
             chat_swept: Arc::default(),
             jobs: None,
             metrics: None,
+            expected: ExpectedCache::default(),
         }
     }
 }

@@ -10,7 +10,7 @@ use moose_auth::{OrgRole, Rule};
 use serde_json::Value;
 
 use crate::AppState;
-use crate::routes::{auth, chat, incidents, notifications, status, systems, users};
+use crate::routes::{auth, chat, fleet, incidents, notifications, status, systems, users};
 use crate::schema::{
     any, array, body, boolean, count, date, instant, int, map, nullable, number, object, one_of,
     path, query, reference, string, text,
@@ -284,6 +284,43 @@ pub const ROUTES: &[RouteSpec] = &[
     },
     RouteSpec {
         method: "GET",
+        path: "/api/fleet/summary",
+        rule: Rule::Authenticated,
+        handler: || get(fleet::summary),
+        doc: doc("The caller's fleet: each system's state, today's energy against the clear-sky expectation so far, open incidents and data age, a page at a time, with totals over all", || object(&["systems", "totals", "next_cursor"], vec![
+            ("systems", array(object(&["id", "name", "state", "today", "open_incidents"], vec![
+                ("id", string()),
+                ("name", string()),
+                ("state", one_of(&["faulty", "offline", "not_producing", "underperforming", "maintenance", "ok", "unknown"])),
+                ("peak_power_w", nullable(number())),
+                ("location", nullable(any())),
+                ("today", object(&["date"], vec![
+                    ("date", date()),
+                    ("produced_wh", nullable(number())),
+                    ("expected_clear_sky_wh", nullable(number())),
+                    ("specific_yield_kwh_per_kwp", nullable(number())),
+                ])),
+                ("open_incidents", count()),
+                ("last_data_at", nullable(instant())),
+                ("data_age_s", nullable(count())),
+            ]))),
+            ("totals", object(&["systems", "by_state", "open_incidents", "today_produced_wh", "today_expected_clear_sky_wh"], vec![
+                ("systems", count()),
+                ("by_state", map(count())),
+                ("open_incidents", count()),
+                ("today_produced_wh", number()),
+                ("today_expected_clear_sky_wh", number()),
+            ])),
+            ("next_cursor", nullable(string())),
+        ]))
+        .params(|| vec![
+            limit(1000, 100),
+            query("cursor", serde_json::json!({"type": "string", "pattern": "^([0-9a-f]{2})+$"}), "next_cursor of the previous page"),
+            query("state", one_of(&["faulty", "offline", "not_producing", "underperforming", "maintenance", "ok", "unknown"]), "only systems in this state"),
+        ]),
+    },
+    RouteSpec {
+        method: "GET",
         path: "/api/systems/{system}",
         rule: Rule::SystemRead,
         handler: || get(systems::detail),
@@ -381,7 +418,16 @@ pub const ROUTES: &[RouteSpec] = &[
             ("system_id", string()),
             ("from", date()),
             ("to", date()),
-            ("kpis", object(&[], vec![("energy", reference("Energy")), ("data_completeness", nullable(number())), ("low_quality_days", count())])),
+            ("kpis", object(&[], vec![
+                ("energy", reference("Energy")),
+                ("data_completeness", nullable(number())),
+                ("low_quality_days", count()),
+                ("performance_index", nullable(number())),
+                ("specific_yield_kwh_per_kwp", nullable(number())),
+                ("expected_clear_sky_wh", nullable(number())),
+                ("expected_clear_sky_period_wh", nullable(number())),
+                ("unknown", map(string())),
+            ])),
         ]))
         .params(|| {
             let mut p = vec![system_param()];

@@ -137,6 +137,7 @@ impl App {
             chat_swept: Arc::default(),
             jobs: None,
             metrics: None,
+            expected: moose_api::ExpectedCache::default(),
         }
     }
 

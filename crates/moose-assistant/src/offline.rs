@@ -177,6 +177,25 @@ async fn kpis<T: Toolbox>(s: &SystemInfo, days: i64, tools: &mut ToolSet<'_, T>)
     if let Some(c) = k["data_completeness"].as_f64() {
         parts.push(format!("data completeness {:.0} %", c * 100.0));
     }
+    if k["energy"]["produced_wh"].as_f64().is_some() {
+        let (y, pi) = (
+            k["unknown"]["specific_yield_kwh_per_kwp"].as_str(),
+            k["unknown"]["performance_index"].as_str(),
+        );
+        match (y, pi) {
+            (Some(a), Some(b)) if a == b => {
+                parts.push(format!("no specific yield or performance index: {a}"));
+            }
+            _ => {
+                if let Some(why) = y {
+                    parts.push(format!("no specific yield: {why}"));
+                }
+                if let Some(why) = pi {
+                    parts.push(format!("no performance index: {why}"));
+                }
+            }
+        }
+    }
     let text = if parts.is_empty() {
         format!(
             "Moose has no KPIs for {} from {from} to {to}: no data in that period.",

@@ -528,7 +528,7 @@ impl<'a, T: Toolbox> ToolSet<'a, T> {
                     "specific_yield_kwh_per_kwp": kp["specific_yield_kwh_per_kwp"].as_f64().map(|y| (y * 100.0).round() / 100.0),
                     "produced_kwh": kwh(kp["energy"]["produced_wh"].as_f64()),
                 })),
-                None => unranked.push(json!({"system": s.id, "name": s.name, "why": kp["performance_index_unknown"].clone()})),
+                None => unranked.push(json!({"system": s.id, "name": s.name, "why": kp["unknown"]["performance_index"].clone()})),
             }
         }
         // Ranked and given on the exact figures: rounding first would tie systems that differ,

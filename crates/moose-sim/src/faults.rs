@@ -146,8 +146,12 @@ fn parse_time(raw: &str, origin: Timestamp) -> Result<Timestamp, String> {
     if let Some(rel) = raw.strip_prefix('+') {
         return parse_offset(rel).map(|d| origin + d);
     }
+    // Before the start: history that a backfill (the demo's month) reads.
+    if let Some(rel) = raw.strip_prefix('-') {
+        return parse_offset(rel).map(|d| origin - d);
+    }
     raw.parse::<Timestamp>()
-        .map_err(|e| format!("{raw:?} is neither RFC 3339 nor +<n>[d|h|m]: {e}"))
+        .map_err(|e| format!("{raw:?} is neither RFC 3339 nor ±<n>[d|h|m]: {e}"))
 }
 
 fn parse_offset(raw: &str) -> Result<SignedDuration, String> {
@@ -376,6 +380,15 @@ mod tests {
         );
         assert!(s.data_visible(3, slot, slot), "other systems unaffected");
         assert!(!s.online(2, slot));
+        // Before the start, for history.
+        let past = Scenario::from_toml(
+            "[[fault]]\nkind = \"comm_loss\"\nsystem = 2\nfrom = \"-2d\"\nto = \"-1d\"\n",
+            &fleet(),
+            origin,
+        )
+        .unwrap();
+        assert!(!past.online(2, "2026-05-30T12:00:00Z".parse().unwrap()));
+        assert!(past.online(2, "2026-05-31T12:00:00Z".parse().unwrap()));
     }
 
     #[test]

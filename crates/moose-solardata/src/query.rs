@@ -203,9 +203,14 @@ pub struct Kpis {
     pub energy: Energy,
     /// Produced kWh per kWp of DC peak power.
     pub specific_yield_kwh_per_kwp: Option<f64>,
-    /// Clear-sky expected energy for the site and period (upper bound of a sunny period).
+    /// Clear-sky expected energy for the site over the 5-minute intervals of the period that
+    /// have data (upper bound of a sunny period): a hole in the data lowers both sides of the
+    /// performance index, not only the production.
     pub expected_clear_sky_wh: Option<f64>,
-    /// Produced / expected clear-sky energy.
+    /// Clear-sky expected energy of the whole period, data or not.
+    pub expected_clear_sky_period_wh: Option<f64>,
+    /// Produced / expected clear-sky energy over the intervals with data; unknown (see
+    /// `unknown`) below [`MIN_KPI_COMPLETENESS`].
     pub performance_index: Option<f64>,
     /// Records received / 5-minute slots with the sun up (daylight only: the API may omit night records).
     pub data_completeness: Option<f64>,
@@ -218,7 +223,14 @@ pub struct Kpis {
     pub low_quality_days: u32,
     /// Assumptions behind the figures.
     pub assumptions: Vec<&'static str>,
+    /// KPIs that could not be given, and why (`performance_index`, `specific_yield_kwh_per_kwp`).
+    pub unknown: std::collections::BTreeMap<&'static str, String>,
 }
+
+/// Below this share of daylight 5-minute intervals with data, the performance index and the
+/// specific yield of a period are unknown rather than a small number: 30 days' KPIs over one
+/// day of data would otherwise read as a broken plant.
+pub const MIN_KPI_COMPLETENESS: f64 = 0.5;
 
 /// KPIs of the local days `from..=to`.
 pub async fn kpis(
@@ -259,10 +271,10 @@ pub async fn kpis(
         assumptions.push("the site's position is inferred (time zone, then the plant's producing hours), not given");
     }
     let model = crate::ExpectedModel::of(meta, &devices);
-    let (expected, completeness) = match model {
+    let (expected, expected_period, completeness) = match model {
         Some(model) => {
             let site = model.site;
-            let expected = model.energy_wh(start, end);
+            let expected_period = model.energy_wh(start, end);
             // Completeness counts daylight only: the API may omit night records.
             let sun_up = |t: Timestamp| {
                 moose_pvmodel::sun_position(&site, t + SignedDuration::from_secs(SLOT_SECS / 2))
@@ -275,34 +287,72 @@ pub async fn kpis(
                 sunny_slots += u32::from(sun_up(t));
                 t += SignedDuration::from_secs(SLOT_SECS);
             }
-            let mut sunny_records = 0u32;
+            // The expectation over the intervals that have data: each daylight record's slot.
+            let half = SignedDuration::from_secs(SLOT_SECS / 2);
+            let hours = SLOT_SECS as f64 / 3600.0;
+            let (mut sunny_records, mut expected) = (0u32, 0.0);
             for chunk in repo.days(&meta.id, from, to).await? {
-                sunny_records += u32::try_from(
-                    chunk
-                        .slots
-                        .keys()
-                        .filter(|i| sun_up(chunk.slot_start(**i)))
-                        .count(),
-                )
-                .unwrap_or(0);
+                for i in chunk.slots.keys() {
+                    let at = chunk.slot_start(*i);
+                    if sun_up(at) {
+                        sunny_records += 1;
+                        expected += model.power_w(at + half) * hours;
+                    }
+                }
             }
             (
                 Some(expected),
+                Some(expected_period),
                 (sunny_slots > 0).then(|| f64::from(sunny_records) / f64::from(sunny_slots)),
             )
         }
         _ => {
             assumptions.push("the site's position is unknown: no expected energy or completeness");
-            (None, None)
+            (None, None, None)
         }
     };
     let ratio =
         |a: Option<f64>, b: Option<f64>| a.zip(b).filter(|(_, b)| *b > 0.0).map(|(a, b)| a / b);
+    let mut unknown = std::collections::BTreeMap::new();
+    let mut performance_index = ratio(produced, expected);
+    let mut specific_yield = specific_yield;
+    if let Some(c) = completeness.filter(|c| *c < MIN_KPI_COMPLETENESS) {
+        let why = format!(
+            "only {:.0} % of the period's daylight 5-minute intervals have data (at least {:.0} % are needed)",
+            c * 100.0,
+            MIN_KPI_COMPLETENESS * 100.0
+        );
+        if performance_index.take().is_some() || expected.is_some() {
+            unknown.insert("performance_index", why.clone());
+        }
+        if specific_yield.take().is_some() {
+            unknown.insert("specific_yield_kwh_per_kwp", why);
+        }
+    } else if performance_index.is_none() {
+        let why = if expected.is_none() {
+            "the site's position or peak power is unknown"
+        } else if produced.is_none() {
+            "no production data in the period"
+        } else {
+            "no daylight in the period"
+        };
+        unknown.insert("performance_index", why.to_owned());
+    }
+    if specific_yield.is_none() && !unknown.contains_key("specific_yield_kwh_per_kwp") {
+        let why = if peak.is_none() {
+            "the system's peak power is unknown"
+        } else {
+            "no production data in the period"
+        };
+        unknown.insert("specific_yield_kwh_per_kwp", why.to_owned());
+    }
     Ok(Kpis {
         specific_yield_kwh_per_kwp: specific_yield,
-        performance_index: ratio(produced, expected),
+        performance_index,
         low_quality_days,
         expected_clear_sky_wh: expected,
+        expected_clear_sky_period_wh: expected_period,
+        unknown,
         data_completeness: completeness,
         self_consumption: ratio(
             energy.produced_wh.zip(energy.fed_in_wh).map(|(p, f)| p - f),

@@ -1,12 +1,13 @@
 //! The demo data source: the simulated fleet running inside `moose serve --demo`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use moose_app::App;
 use moose_domain::Secret;
 use moose_sim::{ScenarioSource, SimConfig, Simulator};
-use moose_solarweb::{Credentials, SolarWebClient};
+use moose_solarweb::{ClientConfig, Credentials, SolarWebClient};
 use tokio_util::sync::CancellationToken;
 
 /// Starts the demo fleet on a loopback port (real-time clock, the `demo` fault scenario) and
@@ -14,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 pub(crate) async fn start_demo(
     app: &App,
     shutdown: &CancellationToken,
-) -> anyhow::Result<SolarWebClient> {
+) -> anyhow::Result<DemoSource> {
     let sim = Arc::new(
         Simulator::new(SimConfig {
             systems: 20,
@@ -47,5 +48,70 @@ pub(crate) async fn start_demo(
         access_key_value: Secret::new(moose_sim::DEFAULT_ACCESS_KEY_VALUE),
         login: None,
     };
-    Ok(app.solarweb_at(&url, credentials)?)
+    let live = app.solarweb_at(&url, credentials.clone())?;
+    // The month of history comes from this process's own simulator: no need to pace it like
+    // Solar.web, and a separate client keeps the live polling from waiting behind it.
+    let mut history = ClientConfig::new(url, credentials);
+    history.requests_per_second = 10_000.0;
+    history.max_concurrency = 8;
+    Ok(DemoSource {
+        live,
+        history: SolarWebClient::new(history).context("the demo's history client")?,
+    })
+}
+
+/// The demo's clients of its simulated fleet.
+pub(crate) struct DemoSource {
+    /// Paced like the configured Solar.web client: the live polling.
+    pub(crate) live: SolarWebClient,
+    /// Unpaced: the month of history loaded at start.
+    pub(crate) history: SolarWebClient,
+}
+
+/// Days of history the demo loads at its first start.
+const DEMO_HISTORY_DAYS: i64 = 30;
+
+/// Loads the last month of the simulated fleet's history into the store, so a new user sees
+/// charts, KPIs and the incidents of the month at once; a progress line now and then. Days
+/// already stored are skipped, so a restart costs nothing.
+pub(crate) async fn backfill_demo_month(
+    client: &SolarWebClient,
+    repo: &moose_solardata::SolarRepo,
+    cancel: &CancellationToken,
+) {
+    let loaded = async {
+        moose_solardata::discover(client, repo).await?;
+        let systems = repo.all_systems().await?;
+        let today = jiff::Timestamp::now()
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+            .date();
+        let from = today
+            .checked_sub(jiff::Span::new().days(DEMO_HISTORY_DAYS))
+            .unwrap_or(today);
+        let to = today.yesterday().unwrap_or(today);
+        eprintln!("demo: loading {DEMO_HISTORY_DAYS} days of history of the simulated fleet ({from} to {to}) …");
+        let started = std::time::Instant::now();
+        let mut last_line = std::time::Instant::now();
+        let done = moose_solardata::backfill(client, repo, &systems, from, to, cancel, |p| {
+            if last_line.elapsed() >= Duration::from_secs(5) {
+                last_line = std::time::Instant::now();
+                eprintln!(
+                    "demo: history {}/{} system-days, {} records",
+                    p.days_done, p.days_total, p.records_written
+                );
+            }
+        })
+        .await?;
+        eprintln!(
+            "demo: {DEMO_HISTORY_DAYS} days of history loaded ({} system-days, {} records) in {:.0} s",
+            done.days_done,
+            done.records_written,
+            started.elapsed().as_secs_f64()
+        );
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    if let Err(e) = loaded {
+        tracing::warn!(error = %format!("{e:#}"), "demo: the month of history could not be loaded; live data continues");
+    }
 }

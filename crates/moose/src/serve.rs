@@ -74,9 +74,12 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let (shutdown, signal) = signals::shutdown_on_signal();
     let reason: Arc<OnceLock<StopReason>> = Arc::default();
 
+    let mut history = None;
     let source = if demo {
         announce_demo_account(app.auth(), addr).await?;
-        Some(datasource::start_demo(&app, &shutdown).await?)
+        let clients = datasource::start_demo(&app, &shutdown).await?;
+        history = Some(clients.history);
+        Some(clients.live)
     } else {
         let client = app.solarweb()?;
         if client.is_none() {
@@ -103,6 +106,12 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         moose_notify::dispatch::run_schedule(dispatcher, every, token).await;
         ("notify-user", Ok(()))
     });
+    if let Some(client) = history {
+        let (repo, token) = (app.solar_repo(), shutdown.clone());
+        tokio::spawn(async move {
+            datasource::backfill_demo_month(&client, &repo, &token).await;
+        });
+    }
     if let Some(client) = source {
         // In demo mode both passes run every minute, so data and incidents show up quickly.
         let demo_every = demo.then_some(Duration::from_secs(60));

@@ -4,6 +4,7 @@
 pub(crate) mod auth;
 pub(crate) mod chat;
 pub(crate) mod chat_tools;
+pub(crate) mod fleet;
 pub(crate) mod incidents;
 pub(crate) mod notifications;
 pub(crate) mod status;

@@ -31,7 +31,7 @@ pub(crate) async fn meta(state: &AppState, raw: &str) -> ApiResult<SystemMeta> {
 }
 
 /// The position rules use: given (Solar.web or an operator) or inferred, and which.
-fn location(m: &SystemMeta) -> Option<Value> {
+pub(crate) fn location(m: &SystemMeta) -> Option<Value> {
     match (m.latitude, m.longitude, &m.inferred_position) {
         (Some(lat), Some(lon), _) => {
             Some(json!({"latitude": lat, "longitude": lon, "source": "given"}))
@@ -69,11 +69,11 @@ fn default_limit() -> u32 {
 
 /// Page cursors are opaque to callers: the hex of the last system id of the page, so that they
 /// stay URL-safe whatever an id holds.
-fn encode_cursor(last: &SystemId) -> String {
+pub(crate) fn encode_cursor(last: &SystemId) -> String {
     last.as_str().bytes().map(|b| format!("{b:02x}")).collect()
 }
 
-fn decode_cursor(hex: &str) -> ApiResult<SystemId> {
+pub(crate) fn decode_cursor(hex: &str) -> ApiResult<SystemId> {
     let bad =
         || ApiError::bad_request("invalid_query", "cursor: not a cursor returned by this API");
     if !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {

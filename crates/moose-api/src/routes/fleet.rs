@@ -1,0 +1,235 @@
+//! `GET /api/fleet/summary`: what a fleet page shows of every system the caller may see — its
+//! state, today's energy against the clear-sky expectation so far, open incidents, the age of
+//! the newest data — a page at a time, with totals over all of them (not only the page).
+//!
+//! Per system it reads two items (the `STATUS` item and today's day aggregate). The clear-sky
+//! curve of a system's day is computed once per process and day and kept (`ExpectedCache`), so
+//! a page of a 1,000-system fleet costs reads, not astronomy.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::extract::State;
+use jiff::civil::Date;
+use jiff::{SignedDuration, Timestamp};
+use moose_domain::SystemId;
+use moose_incidents::{IncidentRepo, SystemState};
+use moose_solardata::{ExpectedModel, SolarRepo, SystemMeta};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::Caller;
+use crate::extract::ApiQuery;
+use crate::{ApiError, ApiResult, AppState};
+
+/// Seconds in one step of the kept clear-sky curve.
+const STEP_SECS: i64 = 900;
+
+/// The clear-sky energy of each system's local day, cumulated per 15 minutes from local
+/// midnight (`None`: position or peak power unknown). Entries of past days are dropped as new
+/// days come in.
+#[derive(Debug, Clone, Default)]
+pub struct ExpectedCache {
+    days: Arc<Mutex<HashMap<SystemId, (Date, Curve)>>>,
+}
+
+/// Cumulative clear-sky Wh at each quarter hour of a local day (97 values), if computable.
+type Curve = Option<Arc<Vec<f64>>>;
+
+impl ExpectedCache {
+    fn get(&self, id: &SystemId, day: Date) -> Option<Curve> {
+        let days = self
+            .days
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        days.get(id)
+            .filter(|(d, _)| *d == day)
+            .map(|(_, c)| c.clone())
+    }
+
+    fn put(&self, id: &SystemId, day: Date, curve: Curve) {
+        self.days
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id.clone(), (day, curve));
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FleetQuery {
+    #[serde(default = "default_limit")]
+    limit: u32,
+    #[serde(default)]
+    cursor: Option<String>,
+    /// Only systems in this state.
+    #[serde(default)]
+    state: Option<String>,
+}
+
+fn default_limit() -> u32 {
+    100
+}
+
+/// Every system the caller may see, by id.
+async fn visible(state: &AppState, caller: &moose_auth::Principal) -> ApiResult<Vec<SystemMeta>> {
+    let repo = SolarRepo::new(state.store.clone());
+    match state.auth.visible_systems(caller).await? {
+        None => {
+            let mut all = Vec::new();
+            let mut after: Option<SystemId> = None;
+            loop {
+                let (page, next) = repo.list_systems(1000, after.as_ref()).await?;
+                all.extend(page);
+                match next {
+                    Some(n) => after = Some(n),
+                    None => return Ok(all),
+                }
+            }
+        }
+        Some(memberships) => {
+            let mut ids: Vec<SystemId> = memberships.into_iter().map(|m| m.system).collect();
+            ids.sort();
+            ids.dedup();
+            let mut all = Vec::new();
+            for id in &ids {
+                all.extend(repo.meta(id).await?);
+            }
+            Ok(all)
+        }
+    }
+}
+
+/// The clear-sky curve of `meta`'s local day starting at `midnight`.
+async fn curve(
+    state: &AppState,
+    meta: &SystemMeta,
+    day: Date,
+    midnight: Timestamp,
+) -> ApiResult<Curve> {
+    if let Some(known) = state.expected.get(&meta.id, day) {
+        return Ok(known);
+    }
+    let devices = SolarRepo::new(state.store.clone())
+        .devices(&meta.id)
+        .await?;
+    let curve = ExpectedModel::of(meta, &devices).map(|model| {
+        let mut total = 0.0;
+        let mut cumulative = vec![0.0];
+        for step in 0..96 {
+            let from = midnight + SignedDuration::from_secs(step * STEP_SECS);
+            total += model.energy_wh(from, from + SignedDuration::from_secs(STEP_SECS));
+            cumulative.push(total);
+        }
+        Arc::new(cumulative)
+    });
+    state.expected.put(&meta.id, day, curve.clone());
+    Ok(curve)
+}
+
+/// One system's row.
+async fn row(state: &AppState, meta: &SystemMeta, now: Timestamp) -> ApiResult<Value> {
+    let day = now.to_zoned_datetime(meta.tz()).date();
+    let midnight = moose_solardata::query::local_midnight(meta, day);
+    let status = IncidentRepo::new(state.store.clone())
+        .status(&meta.id)
+        .await?
+        .map(|v| v.value);
+    let today = SolarRepo::new(state.store.clone())
+        .daily(&meta.id, day, day)
+        .await?
+        .first()
+        .and_then(|(_, e)| e.produced_wh);
+    let expected = curve(state, meta, day, midnight).await?.map(|c| {
+        // Up to now, interpolated inside the current 15 minutes.
+        let secs = (now.as_second() - midnight.as_second()).max(0) as f64;
+        let pos = (secs / STEP_SECS as f64).clamp(0.0, 96.0);
+        let i = pos.floor() as usize;
+        let next = c.get(i + 1).copied().unwrap_or(c[96]);
+        c[i.min(96)] + (next - c[i.min(96)]) * (pos - i as f64)
+    });
+    let last = status.as_ref().and_then(|s| s.last_data_at);
+    let state_name = status.as_ref().map_or(SystemState::Unknown, |s| s.state);
+    let open = status.as_ref().map_or(0, |s| s.open.len());
+    Ok(json!({
+        "id": meta.id, "name": meta.name, "state": state_name,
+        "peak_power_w": meta.peak_power_w,
+        "location": super::systems::location(meta),
+        "today": {
+            "date": day,
+            "produced_wh": today,
+            "expected_clear_sky_wh": expected.map(|e| e.round()),
+            "specific_yield_kwh_per_kwp": today.zip(meta.peak_power_w.filter(|p| *p > 0.0)).map(|(e, p)| e / p),
+        },
+        "open_incidents": open,
+        "last_data_at": last,
+        "data_age_s": last.map(|t| (now.as_second() - t.as_second()).max(0)),
+    }))
+}
+
+/// The fleet: rows of the caller's systems, a page at a time, and totals over all of them.
+pub(crate) async fn summary(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiQuery(q): ApiQuery<FleetQuery>,
+) -> ApiResult<Json<Value>> {
+    if !(1..=1000).contains(&q.limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "limit: must be between 1 and 1000",
+        ));
+    }
+    if let Some(s) = &q.state
+        && serde_json::from_value::<SystemState>(Value::String(s.clone())).is_err()
+    {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "state: one of faulty, offline, not_producing, underperforming, maintenance, ok, unknown",
+        ));
+    }
+    let after = q
+        .cursor
+        .as_deref()
+        .map(super::systems::decode_cursor)
+        .transpose()?;
+    let now = Timestamp::now();
+    let metas = visible(&state, &caller).await?;
+    let mut rows = Vec::with_capacity(metas.len());
+    for m in &metas {
+        rows.push(row(&state, m, now).await?);
+    }
+    let mut by_state: BTreeMap<String, u64> = BTreeMap::new();
+    let (mut produced, mut expected, mut open) = (0.0, 0.0, 0u64);
+    for r in &rows {
+        *by_state
+            .entry(r["state"].as_str().unwrap_or("unknown").to_owned())
+            .or_default() += 1;
+        produced += r["today"]["produced_wh"].as_f64().unwrap_or(0.0);
+        expected += r["today"]["expected_clear_sky_wh"].as_f64().unwrap_or(0.0);
+        open += r["open_incidents"].as_u64().unwrap_or(0);
+    }
+    let totals = json!({
+        "systems": rows.len(), "by_state": by_state, "open_incidents": open,
+        "today_produced_wh": produced.round(), "today_expected_clear_sky_wh": expected.round(),
+    });
+    let selected: Vec<Value> = rows
+        .into_iter()
+        .filter(|r| q.state.as_deref().is_none_or(|s| r["state"] == s))
+        .filter(|r| {
+            after
+                .as_ref()
+                .is_none_or(|a| r["id"].as_str().is_some_and(|id| id > a.as_str()))
+        })
+        .collect();
+    let more = selected.len() > q.limit as usize;
+    let page: Vec<Value> = selected.into_iter().take(q.limit as usize).collect();
+    let next = more
+        .then(|| page.last().and_then(|r| r["id"].as_str()))
+        .flatten()
+        .and_then(|id| SystemId::parse(id).ok())
+        .map(|id| super::systems::encode_cursor(&id));
+    Ok(Json(
+        json!({"systems": page, "totals": totals, "next_cursor": next}),
+    ))
+}
