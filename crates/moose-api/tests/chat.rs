@@ -18,7 +18,7 @@ async fn ask(org: &Org, token: &str, body: serde_json::Value) -> common::Respons
 }
 
 /// Renames the seeded systems (their names become words a question can use) and stores a
-/// day of production for each: A made 12.345 kWh yesterday, B 9.876 kWh.
+/// week of production for each: A made 12.345 kWh each day up to yesterday, B 9.876 kWh.
 async fn seed(org: &Org) -> String {
     let repo = SolarRepo::new(Arc::clone(&org.store));
     let mut yesterday = String::new();
@@ -30,30 +30,42 @@ async fn seed(org: &Org) -> String {
         let mut meta = repo.meta(&sid).await.unwrap().unwrap();
         meta.name = name.into();
         repo.put_meta(&meta).await.unwrap();
-        let day = Timestamp::now()
+        let yesterday_date = Timestamp::now()
             .to_zoned_datetime(meta.tz())
             .date()
             .yesterday()
             .unwrap();
-        yesterday = day.to_string();
-        let noon =
-            day.to_zoned_datetime(meta.tz()).unwrap().timestamp() + SignedDuration::from_hours(12);
-        // Three records that sum to the day's production.
-        let records: Vec<Record> = (0..3)
-            .map(|i| Record {
-                log_date_time: (noon + SignedDuration::from_mins(5 * i)).to_string(),
-                log_duration: Some(300),
-                channels: vec![Channel {
-                    channel_name: "EnergyProductionTotal".into(),
-                    channel_type: Some("Energy".into()),
-                    unit: Some("Wh".into()),
-                    value: Some(wh / 3.0),
-                }],
-            })
+        yesterday = yesterday_date.to_string();
+        // A week of days that each produce `wh`: a bell over 06:00-18:00 local in 5-minute
+        // records, so the week's KPIs have complete daylight data (and no stale runs).
+        let weights: Vec<f64> = (0..144)
+            .map(|i| (std::f64::consts::PI * (f64::from(i) + 0.5) / 144.0).sin())
             .collect();
-        ingest_records(&repo, &meta, &records, Timestamp::now())
-            .await
-            .unwrap();
+        let total: f64 = weights.iter().sum();
+        for back in 0..7 {
+            let day = yesterday_date
+                .checked_sub(jiff::Span::new().days(back))
+                .unwrap();
+            let six = day.to_zoned_datetime(meta.tz()).unwrap().timestamp()
+                + SignedDuration::from_hours(6);
+            let records: Vec<Record> = weights
+                .iter()
+                .enumerate()
+                .map(|(i, w)| Record {
+                    log_date_time: (six + SignedDuration::from_mins(5 * i as i64)).to_string(),
+                    log_duration: Some(300),
+                    channels: vec![Channel {
+                        channel_name: "EnergyProductionTotal".into(),
+                        channel_type: Some("Energy".into()),
+                        unit: Some("Wh".into()),
+                        value: Some(wh * w / total),
+                    }],
+                })
+                .collect();
+            ingest_records(&repo, &meta, &records, Timestamp::now())
+                .await
+                .unwrap();
+        }
     }
     yesterday
 }
