@@ -90,7 +90,6 @@ impl Harness {
     fn bootstrap(&self, function: &str, env: &[(&str, &str)]) -> Child {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
         cmd.env_clear()
-            .envs(std::env::var_os("LLVM_PROFILE_FILE").map(|p| ("LLVM_PROFILE_FILE", p)))
             .env("AWS_LAMBDA_RUNTIME_API", &self.addr)
             .env("AWS_LAMBDA_FUNCTION_NAME", function)
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
@@ -239,7 +238,6 @@ async fn each_invocation_prints_its_metrics_as_emf_lines() {
     let harness = Harness::start().await;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
     cmd.env_clear()
-        .envs(std::env::var_os("LLVM_PROFILE_FILE").map(|p| ("LLVM_PROFILE_FILE", p)))
         .env("AWS_LAMBDA_RUNTIME_API", &harness.addr)
         .env("AWS_LAMBDA_FUNCTION_NAME", "prod-solar-data-service")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")

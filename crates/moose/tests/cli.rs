@@ -11,10 +11,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_moose");
 /// A `moose` command with a clean environment, so the developer's variables cannot leak in.
 fn moose(dir: &Path) -> Command {
     let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .envs(std::env::var_os("LLVM_PROFILE_FILE").map(|p| ("LLVM_PROFILE_FILE", p)))
-        .env("NO_COLOR", "1")
-        .current_dir(dir);
+    cmd.env_clear().env("NO_COLOR", "1").current_dir(dir);
     cmd
 }
 

@@ -27,7 +27,6 @@ fn start_sim(dir: &std::path::Path) -> (std::process::Child, String) {
             "127.0.0.1:0",
         ])
         .env_clear()
-        .envs(std::env::var_os("LLVM_PROFILE_FILE").map(|p| ("LLVM_PROFILE_FILE", p)))
         .env("NO_COLOR", "1")
         .current_dir(dir)
         .stderr(Stdio::piped())
@@ -49,7 +48,6 @@ fn poll(dir: &std::path::Path, url: &str) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(["poll", "--data-dir", "data"])
         .env_clear()
-        .envs(std::env::var_os("LLVM_PROFILE_FILE").map(|p| ("LLVM_PROFILE_FILE", p)))
         .env("NO_COLOR", "1")
         .env("MOOSE_SOLARWEB_BASE_URL", url)
         .env("SOLAR_WEB_ACCESS_KEY_ID", KEY_ID)

@@ -96,7 +96,6 @@ fn dispatcher(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(["notify", "run", "--once", "--data-dir", "data"])
         .env_clear()
-        .envs(std::env::var_os("LLVM_PROFILE_FILE").map(|p| ("LLVM_PROFILE_FILE", p)))
         .env("NO_COLOR", "1")
         .env("MOOSE_ALLOW_PRIVATE_WEBHOOKS", "true")
         .env("MOOSE_NOTIFY_LEASE_SECS", "5")
