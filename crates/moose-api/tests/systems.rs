@@ -596,11 +596,15 @@ async fn the_fleet_summary_pages_the_callers_systems_with_totals_over_all() {
         let midnight =
             moose_solardata::query::local_midnight(&meta, now.to_zoned_datetime(meta.tz()).date());
         let quarter = SignedDuration::from_mins(15);
-        let low = model.energy_wh(midnight, (now - quarter).max(midnight));
-        let high = model.energy_wh(midnight, now + quarter);
+        let a = model.energy_wh(midnight, (now - quarter).max(midnight));
+        let b = model.energy_wh(midnight, now + quarter);
+        // The model integrates in 15-minute steps from its start, so after sunset the two
+        // bounds differ only by the partial step's rounding: allow 0.1 % of the day.
+        let (low, high) = (a.min(b), a.max(b));
+        let slack = 1.0 + high * 0.001;
         let got = r["today"]["expected_clear_sky_wh"].as_f64().unwrap();
         assert!(
-            low - 1.0 <= got && got <= high + 1.0,
+            low - slack <= got && got <= high + slack,
             "{id}: {low} <= {got} <= {high}"
         );
     }
