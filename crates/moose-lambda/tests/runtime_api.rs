@@ -175,30 +175,7 @@ async fn api_gateway_events_go_through_the_same_router_and_access_rules() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     // An API key made the way an administrator would, in the store the function will use.
-    let key = {
-        let store = Arc::new(moose_store_sqlite_for_tests::open(&data).await);
-        let auth = moose_auth::AuthService::new(store.clone(), moose_auth::AuthSettings::default());
-        let (admin, _) = auth
-            .create_user(
-                "ops@example.com",
-                moose_auth::OrgRole::Admin,
-                None,
-                Some("a long enough password"),
-                None,
-            )
-            .await
-            .unwrap();
-        let principal = moose_auth::Principal {
-            user: admin,
-            credential: moose_auth::Credential::Supabase,
-        };
-        let (_, key) = auth
-            .create_api_key(&principal, "lambda test", moose_auth::OrgRole::Admin, true)
-            .await
-            .unwrap();
-        moose_store::Store::close(&*store).await.unwrap();
-        key
-    };
+    let key = admin_key(&data).await;
     let harness = Harness::start().await;
     let child = harness.bootstrap(
         "prod-solar-data-service",
