@@ -664,11 +664,25 @@ async fn demo_assistant_answers(
 
 /// `moose verify --env URL --json`, run as CI/CD would.
 fn verify(dir: &Path, url: &str, token: &str) -> (i32, serde_json::Value) {
-    let out = moose(dir)
-        .args(["verify", "--env", url, "--token", token, "--json"])
-        .args(["--metrics-token", "verify-metrics-token"])
-        .output()
-        .unwrap();
+    json_command(
+        dir,
+        &[
+            "verify",
+            "--env",
+            url,
+            "--token",
+            token,
+            "--json",
+            "--metrics-token",
+            "verify-metrics-token",
+        ],
+    )
+}
+
+/// Runs `moose ARGS` in `dir` and reads its standard output as one JSON document; (exit code,
+/// document). Panics with both outputs when it is not JSON.
+fn json_command(dir: &Path, args: &[&str]) -> (i32, serde_json::Value) {
+    let out = moose(dir).args(args).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let v = serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
         panic!(
@@ -770,19 +784,12 @@ async fn verify_passes_against_the_demo_and_names_what_is_broken() {
 
 /// `moose release report ARGS --json` in `dir`; (exit code, report).
 fn release_report(dir: &Path, args: &[&str]) -> (i32, serde_json::Value) {
-    let out = moose(dir)
-        .args(["release", "report", "--json", "--dir", "releases"])
-        .args(args)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let v = serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
-        panic!(
-            "not JSON: {stdout} / {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap_or(-1), v)
+    let all = [
+        &["release", "report", "--json", "--dir", "releases"][..],
+        args,
+    ]
+    .concat();
+    json_command(dir, &all)
 }
 
 /// Starts the demo with a metrics token; (server, address, access token, password) once it has
