@@ -682,7 +682,12 @@ fn verify(dir: &Path, url: &str, token: &str) -> (i32, serde_json::Value) {
 /// Runs `moose ARGS` in `dir` and reads its standard output as one JSON document; (exit code,
 /// document). Panics with both outputs when it is not JSON.
 fn json_command(dir: &Path, args: &[&str]) -> (i32, serde_json::Value) {
-    let out = moose(dir).args(args).output().unwrap();
+    // The command exits by itself (never killed), so its coverage profile is complete.
+    let out = moose(dir)
+        .envs(std::env::var_os("LLVM_PROFILE_FILE").map(|p| ("LLVM_PROFILE_FILE", p)))
+        .args(args)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let v = serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
         panic!(

@@ -22,6 +22,7 @@ async fn doctor(dir: &Path, env: Vec<(String, String)>, args: &[&str]) -> (i32, 
     tokio::task::spawn_blocking(move || {
         let out = Command::new(BIN)
             .env_clear()
+            .envs(std::env::var_os("LLVM_PROFILE_FILE").map(|p| ("LLVM_PROFILE_FILE", p)))
             .env("NO_COLOR", "1")
             .envs(env)
             .arg("doctor")

@@ -10,8 +10,10 @@ use moose_fakes::pinecone::{FakePinecone, Kind};
 const BIN: &str = env!("CARGO_BIN_EXE_moose");
 
 fn moose(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (bool, String, String) {
+    // The command exits by itself, so its coverage profile is complete: let it write one.
     let out = Command::new(BIN)
         .env_clear()
+        .envs(std::env::var_os("LLVM_PROFILE_FILE").map(|p| ("LLVM_PROFILE_FILE", p)))
         .env("NO_COLOR", "1")
         .env("MOOSE_DATA_DIR", dir.join("data"))
         .envs(env.iter().copied())

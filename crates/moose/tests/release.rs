@@ -41,6 +41,7 @@ fn fixture(args: &[&str]) -> serde_json::Value {
 fn release(dir: &Path, args: &[&str], functions: &[String]) -> (i32, String, String) {
     let out = Command::new(BIN)
         .env_clear()
+        .envs(std::env::var_os("LLVM_PROFILE_FILE").map(|p| ("LLVM_PROFILE_FILE", p)))
         .env("AWS_ACCESS_KEY_ID", "moose-test")
         .env("AWS_SECRET_ACCESS_KEY", "moose-test")
         .env("AWS_REGION", "us-east-1")
