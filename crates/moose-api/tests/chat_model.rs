@@ -10,31 +10,10 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use common::Org;
 use moose_api::{ChatSettings, HttpLimits};
-use moose_assistant::llm::{LlmClient, LlmSettings};
-use moose_assistant::retrieval::{KnowledgeSource, Retriever};
-use moose_assistant::{Assistant, Limits};
-use moose_domain::Secret;
 use moose_fakes::openai::{FakeOpenAi, Reply};
 use serde_json::{Value, json};
 
-/// Puts an assistant with a model at `base_url` (timeout `timeout`) behind the org's router.
-fn with_model(org: &mut Org, base_url: &str, timeout: Duration, chat: ChatSettings) {
-    let mut s = LlmSettings::new(base_url, Some(Secret::new("sk-test")), "gpt-4.1-mini");
-    s.timeout = timeout;
-    s.max_retries = 1;
-    let assistant = Assistant::new(
-        Some(LlmClient::new(s)),
-        Retriever::lexical(KnowledgeSource::Builtin),
-        Limits::default(),
-    );
-    org.state.assistant = Arc::new(assistant);
-    org.state.chat = chat;
-    org.app = moose_api::router(org.state.clone(), HttpLimits::default());
-}
-
-async fn ask(org: &Org, token: &str, body: Value) -> common::Response {
-    org.call("POST", "/api/chat", Some(token), Some(body)).await
-}
+use common::{ask, with_model};
 
 #[tokio::test]
 async fn a_model_down_out_of_quota_or_slow_gives_the_offline_answer_with_a_notice() {
@@ -330,54 +309,6 @@ async fn expired_conversations_are_hidden_and_swept() {
         .filter(|l| l.contains(&id))
         .collect();
     assert!(left.is_empty(), "{left:?}");
-}
-
-#[test]
-fn prompts_answers_and_keys_are_not_logged_at_info() {
-    let capture = common::Capture::default();
-    let writer = capture.clone();
-    let subscriber =
-        moose_telemetry::subscriber(moose_telemetry::Format::Json, "info", move || {
-            writer.clone()
-        })
-        .unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    tracing::subscriber::with_default(subscriber, || {
-        runtime.block_on(async {
-            let mut org = Org::new().await;
-            let fake = FakeOpenAi::start(Some("sk-test"), 8).await;
-            fake.push([
-                Reply::server_error(),
-                Reply::text("The secret answer is zebra-answer-77."),
-            ]);
-            with_model(
-                &mut org,
-                fake.base_url(),
-                Duration::from_secs(5),
-                ChatSettings::default(),
-            );
-            let (viewer, _) = org.login("viewer@example.com").await;
-            let r = ask(
-                &org,
-                &viewer,
-                json!({"message": "my private question is giraffe-prompt-42"}),
-            )
-            .await;
-            assert_eq!(
-                r.body["response"], "The secret answer is zebra-answer-77.",
-                "{}",
-                r.body
-            );
-        });
-    });
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("/api/chat"), "requests were logged");
-    for secret in ["giraffe-prompt-42", "zebra-answer-77", "sk-test"] {
-        assert!(!logs.contains(secret), "{secret} reached the logs");
-    }
 }
 
 #[tokio::test]

@@ -267,3 +267,34 @@ impl std::io::Write for Capture {
         Ok(())
     }
 }
+
+/// Puts an assistant with a model at `base_url` (timeout `timeout`) behind the org's router.
+pub fn with_model(
+    org: &mut Org,
+    base_url: &str,
+    timeout: std::time::Duration,
+    chat: moose_api::ChatSettings,
+) {
+    let mut s = moose_assistant::llm::LlmSettings::new(
+        base_url,
+        Some(moose_domain::Secret::new("sk-test")),
+        "gpt-4.1-mini",
+    );
+    s.timeout = timeout;
+    s.max_retries = 1;
+    let assistant = moose_assistant::Assistant::new(
+        Some(moose_assistant::llm::LlmClient::new(s)),
+        moose_assistant::retrieval::Retriever::lexical(
+            moose_assistant::retrieval::KnowledgeSource::Builtin,
+        ),
+        moose_assistant::Limits::default(),
+    );
+    org.state.assistant = Arc::new(assistant);
+    org.state.chat = chat;
+    org.app = moose_api::router(org.state.clone(), HttpLimits::default());
+}
+
+/// `POST /api/chat` with `body` as `token`.
+pub async fn ask(org: &Org, token: &str, body: serde_json::Value) -> Response {
+    org.call("POST", "/api/chat", Some(token), Some(body)).await
+}
