@@ -126,11 +126,17 @@ impl Default for HttpLimits {
 
 /// The complete API.
 pub fn router(state: AppState, limits: HttpLimits) -> Router {
+    router_with(state, limits, Router::new())
+}
+
+/// The complete API and `extra` routes (the web console of `moose serve`) behind the same
+/// edge: request ids, access logs, timeouts, limits and JSON errors apply to both.
+pub fn router_with(state: AppState, limits: HttpLimits, extra: Router) -> Router {
     let routes = Router::new()
         .merge(health::routes())
         .route("/metrics", axum::routing::get(metrics::metrics))
         .merge(access::api_router(&state));
-    with_edge(routes.with_state(state), limits)
+    with_edge(routes.with_state(state).merge(extra), limits)
 }
 
 /// Applies the cross-cutting layers and JSON fallbacks to a finished router.

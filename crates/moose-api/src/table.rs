@@ -346,7 +346,7 @@ pub const ROUTES: &[RouteSpec] = &[
         handler: || get(systems::production),
         doc: Doc {
             csv: true,
-            ..doc("Production time series in Wh; gaps are null", || object(&["system_id", "time_zone", "resolution", "unit", "from", "to", "points"], vec![
+            ..doc("Production time series in Wh with each interval's clear-sky expectation; gaps are null", || object(&["system_id", "time_zone", "resolution", "unit", "from", "to", "points"], vec![
                 ("system_id", string()),
                 ("time_zone", string()),
                 ("resolution", string()),

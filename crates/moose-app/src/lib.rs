@@ -179,13 +179,14 @@ impl App {
     }
 
     /// The HTTP API of `moose serve`, which runs `jobs` in the background: readiness lists
-    /// them (so that `moose verify` can tell a server that polls from one that does not), and
-    /// `GET /metrics` is served.
+    /// them (so that `moose verify` can tell a server that polls from one that does not),
+    /// `GET /metrics` is served, and so is the web console at `/`.
     pub fn router_with_jobs(&self, jobs: &[&str]) -> axum::Router {
         let mut state = self.api_state();
         state.jobs = Some(jobs.iter().map(|j| (*j).to_owned()).collect());
         state.metrics = Some(self.metrics_access());
-        moose_api::router(state, self.http_limits())
+        let console = moose_console::router(state.auth.clone());
+        moose_api::router_with(state, self.http_limits(), console)
     }
 
     /// A Solar.web client of the configured account, if access keys are set.

@@ -122,6 +122,11 @@ impl AuthService {
         }
     }
 
+    /// The settings the service was built with (token lifetimes, Supabase).
+    pub fn settings(&self) -> &AuthSettings {
+        &self.settings
+    }
+
     async fn local_tokens(&self) -> Result<&LocalTokens, AuthError> {
         self.local
             .get_or_try_init(|| async {

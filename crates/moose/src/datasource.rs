@@ -68,6 +68,45 @@ pub(crate) struct DemoSource {
     pub(crate) history: SolarWebClient,
 }
 
+/// Makes the demo account an owner of every demo system, so the incidents of the scenario
+/// reach it as notifications (system incidents go to the system's members) and every owner
+/// control shows in the console. Runs once the fleet is discovered; existing memberships stay.
+pub(crate) async fn own_demo_fleet(
+    client: &SolarWebClient,
+    repo: &moose_solardata::SolarRepo,
+    auth: &moose_auth::AuthService,
+    owner: moose_auth::User,
+) {
+    let granted = async {
+        moose_solardata::discover(client, repo).await?;
+        let systems = repo.all_systems().await?;
+        let actor = moose_auth::Principal {
+            credential: moose_auth::Credential::Session {
+                session: "demo-setup".into(),
+            },
+            user: owner,
+        };
+        for meta in &systems {
+            if auth.membership(&actor.user.id, &meta.id).await?.is_none() {
+                let membership = moose_auth::Membership {
+                    system: meta.id.clone(),
+                    user: actor.user.id.clone(),
+                    role: moose_auth::SystemRole::Owner,
+                };
+                auth.grant(&actor, membership).await?;
+            }
+        }
+        Ok::<_, anyhow::Error>(systems.len())
+    }
+    .await;
+    match granted {
+        Ok(n) => tracing::info!(systems = n, "demo: the demo account owns every demo system"),
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "demo: the demo account could not be made an owner of the fleet");
+        }
+    }
+}
+
 /// Days of history the demo loads at its first start.
 const DEMO_HISTORY_DAYS: i64 = 30;
 

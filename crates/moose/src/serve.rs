@@ -30,7 +30,7 @@ pub(crate) fn run(cli: &Cli, args: &ServeArgs) -> Result<(), Failure> {
 async fn announce_demo_account(
     auth: &moose_auth::AuthService,
     addr: std::net::SocketAddr,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<moose_auth::User> {
     const EMAIL: &str = "demo@moose.invalid";
     match auth
         .create_user(
@@ -42,19 +42,27 @@ async fn announce_demo_account(
         )
         .await
     {
-        Ok((_, Some(password))) => {
+        Ok((user, Some(password))) => {
+            eprintln!("demo: the console is at http://{addr}/");
             eprintln!("demo: sign in as {EMAIL} with password {password}");
             eprintln!(
                 "demo: curl -s http://{addr}/api/auth/login -H 'content-type: application/json' -d '{{\"email\":\"{EMAIL}\",\"password\":\"{password}\"}}'"
             );
-            Ok(())
+            Ok(user)
         }
-        Ok((_, None)) => Ok(()),
+        Ok((user, None)) => Ok(user),
         Err(moose_auth::AuthError::Conflict(_)) => {
             eprintln!(
-                "demo: the account {EMAIL} exists; its password was printed when it was created (remove the data directory to start over)"
+                "demo: the account {EMAIL} exists; its password was printed when it was created (remove the data directory to start over); the console is at http://{addr}/"
             );
-            Ok(())
+            let users = auth.list_users().await?;
+            let id = users
+                .iter()
+                .find(|u| u["email"] == EMAIL)
+                .and_then(|u| u["id"].as_str())
+                .and_then(|id| moose_domain::UserId::parse(id).ok())
+                .context("the demo account exists but cannot be read")?;
+            Ok(auth.user(&id).await?)
         }
         Err(e) => Err(anyhow::anyhow!("cannot create the demo account: {e}")),
     }
@@ -76,9 +84,9 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
 
     let mut history = None;
     let source = if demo {
-        announce_demo_account(app.auth(), addr).await?;
+        let owner = announce_demo_account(app.auth(), addr).await?;
         let clients = datasource::start_demo(&app, &shutdown).await?;
-        history = Some(clients.history);
+        history = Some((clients.history, owner));
         Some(clients.live)
     } else {
         let client = app.solarweb()?;
@@ -106,9 +114,10 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         moose_notify::dispatch::run_schedule(dispatcher, every, token).await;
         ("notify-user", Ok(()))
     });
-    if let Some(client) = history {
-        let (repo, token) = (app.solar_repo(), shutdown.clone());
+    if let Some((client, owner)) = history {
+        let (repo, token, auth) = (app.solar_repo(), shutdown.clone(), app.auth().clone());
         tokio::spawn(async move {
+            datasource::own_demo_fleet(&client, &repo, &auth, owner).await;
             datasource::backfill_demo_month(&client, &repo, &token).await;
         });
     }

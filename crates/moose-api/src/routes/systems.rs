@@ -7,10 +7,10 @@ use axum::response::{IntoResponse, Response};
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use moose_domain::SystemId;
-use moose_solardata::SolarRepo;
 use moose_solardata::query::{self, Resolution};
 use moose_solardata::repo::SystemMeta;
 use moose_solardata::series::Energy;
+use moose_solardata::{ExpectedModel, SolarRepo};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -287,11 +287,35 @@ pub(crate) async fn production(
             .into_iter()
             .map(|p| (p.start.to_string(), p.energy))));
     }
+    let devices = SolarRepo::new(state.store.clone()).devices(&m.id).await?;
+    let points = with_expected(points, ExpectedModel::of(&m, &devices).as_ref(), to);
     Ok(Json(json!({
         "system_id": m.id, "time_zone": m.time_zone, "resolution": resolution, "unit": "Wh",
         "from": from, "to": to, "points": points,
     }))
     .into_response())
+}
+
+/// Each point with the clear-sky energy of its interval (until the next point's start, the
+/// last until `to`), for charts that draw what the plant could have made. Without a model
+/// (no peak power known) the points are returned as they are.
+fn with_expected(
+    points: Vec<query::Point>,
+    model: Option<&ExpectedModel>,
+    to: Timestamp,
+) -> Vec<Value> {
+    let ends: Vec<Timestamp> = points.iter().skip(1).map(|p| p.start).chain([to]).collect();
+    points
+        .into_iter()
+        .zip(ends)
+        .map(|(point, end)| {
+            let mut v = json!(point);
+            if let Some(model) = model {
+                v["expected_clear_sky_wh"] = json!(model.energy_wh(point.start, end).round());
+            }
+            v
+        })
+        .collect()
 }
 
 #[derive(Debug, Deserialize)]

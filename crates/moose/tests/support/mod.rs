@@ -1,6 +1,8 @@
 //! Helpers shared by the binary's tests.
 #![allow(dead_code)]
 
+pub mod webdriver;
+
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -1,0 +1,267 @@
+//! The console's routes in process over a real SQLite store: the page and its headers, the
+//! browser session (sign-in, refresh with rotation, sign-out), and its CSRF guard.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use moose_auth::{AuthService, AuthSettings, OrgRole};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn console() -> (axum::Router, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn moose_store::Store> = Arc::new(
+        moose_store_sqlite::SqliteStore::open(dir.path())
+            .await
+            .unwrap(),
+    );
+    let auth = AuthService::new(store, AuthSettings::default());
+    auth.create_user(
+        "ops@example.com",
+        OrgRole::Admin,
+        None,
+        Some(PASSWORD),
+        None,
+    )
+    .await
+    .unwrap();
+    (moose_console::router(auth), dir)
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Value,
+    bytes: Vec<u8>,
+}
+
+async fn send(app: &axum::Router, req: Request<Body>) -> Answer {
+    let res = app.clone().oneshot(req).await.unwrap();
+    let (status, headers) = (res.status(), res.headers().clone());
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap()
+        .to_vec();
+    Answer {
+        status,
+        headers,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        bytes,
+    }
+}
+
+fn post(path: &str, body: Option<Value>, cookie: Option<&str>, csrf: bool) -> Request<Body> {
+    let mut req = Request::post(path);
+    if csrf {
+        req = req.header("x-moose-console", "1");
+    }
+    if let Some(cookie) = cookie {
+        req = req.header(header::COOKIE, cookie);
+    }
+    match body {
+        Some(b) => req
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(b.to_string()))
+            .unwrap(),
+        None => req.body(Body::empty()).unwrap(),
+    }
+}
+
+/// The `name=value` part of the answer's `Set-Cookie`, and its attributes.
+fn set_cookie(answer: &Answer) -> (String, String) {
+    let raw = answer.headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let (pair, attrs) = raw.split_once(';').unwrap();
+    (pair.to_owned(), attrs.to_owned())
+}
+
+fn sign_in_body() -> Value {
+    json!({"email": "ops@example.com", "password": PASSWORD})
+}
+
+#[tokio::test]
+async fn the_page_and_its_assets_carry_a_csp_without_inline_code() {
+    let (app, _dir) = console().await;
+    let page = send(&app, Request::get("/").body(Body::empty()).unwrap()).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let csp = page.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("style-src 'self'"),
+        "{csp}"
+    );
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
+    assert_eq!(page.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    let html = String::from_utf8(page.bytes).unwrap();
+    // Everything the page loads comes from a file: no inline script, handler or style.
+    assert!(html.contains(r#"<script src="/console/console.js" defer></script>"#));
+    for inline in ["<script>", "style=", "onclick=", "onload="] {
+        assert!(!html.contains(inline), "inline {inline} in the page");
+    }
+    let js = send(
+        &app,
+        Request::get("/console/console.js")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(js.status, StatusCode::OK);
+    assert!(
+        js.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    // The console never writes a token to web storage, nor builds markup from strings.
+    let source = String::from_utf8(js.bytes).unwrap();
+    for banned in ["localStorage", "sessionStorage", "innerHTML", "eval("] {
+        assert!(!source.contains(banned), "console.js uses {banned}");
+    }
+    assert!(moose_console::first_load_bytes() < 300 * 1024);
+}
+
+#[tokio::test]
+async fn sign_in_sets_an_httponly_strict_cookie_and_returns_only_the_access_token() {
+    let (app, _dir) = console().await;
+    let answer = send(
+        &app,
+        post("/console/session", Some(sign_in_body()), None, true),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert!(answer.body["access_token"].is_string());
+    assert!(
+        answer.body.get("refresh_token").is_none(),
+        "the refresh token stays in the cookie"
+    );
+    let (pair, attrs) = set_cookie(&answer);
+    assert!(
+        pair.starts_with("moose_refresh=") && pair.len() > 30,
+        "{pair}"
+    );
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/console/session"] {
+        assert!(attrs.contains(attr), "{attrs} lacks {attr}");
+    }
+    assert!(
+        !attrs.contains("Secure"),
+        "plain http on loopback: no Secure"
+    );
+
+    // Behind an https proxy the cookie is Secure.
+    let mut req = post("/console/session", Some(sign_in_body()), None, true);
+    req.headers_mut()
+        .insert("x-forwarded-proto", "https".parse().unwrap());
+    let answer = send(&app, req).await;
+    assert!(set_cookie(&answer).1.contains("Secure"));
+
+    // A wrong password: 401 with a JSON reason and no cookie.
+    let wrong = json!({"email": "ops@example.com", "password": "nope"});
+    let answer = send(&app, post("/console/session", Some(wrong), None, true)).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert!(answer.body["error"]["message"].is_string());
+    assert!(!answer.headers.contains_key(header::SET_COOKIE));
+
+    // Malformed: a clear 400.
+    let answer = send(
+        &app,
+        post("/console/session", Some(json!({"email": 1})), None, true),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+}
+
+#[tokio::test]
+async fn session_requests_without_the_console_header_are_refused() {
+    let (app, _dir) = console().await;
+    // What a cross-site form could send: no custom header. Refused before the password is
+    // even looked at, so no cookie is set.
+    let answer = send(
+        &app,
+        post("/console/session", Some(sign_in_body()), None, false),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert!(!answer.headers.contains_key(header::SET_COOKIE));
+    assert!(
+        answer.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("x-moose-console")
+    );
+    let good = send(
+        &app,
+        post("/console/session", Some(sign_in_body()), None, true),
+    )
+    .await;
+    let (cookie, _) = set_cookie(&good);
+    let answer = send(
+        &app,
+        post("/console/session/refresh", None, Some(&cookie), false),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn refresh_rotates_the_cookie_and_a_forged_one_is_deleted() {
+    let (app, _dir) = console().await;
+    let signed = send(
+        &app,
+        post("/console/session", Some(sign_in_body()), None, true),
+    )
+    .await;
+    let (first, _) = set_cookie(&signed);
+    let refreshed = send(
+        &app,
+        post("/console/session/refresh", None, Some(&first), true),
+    )
+    .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+    assert!(refreshed.body["access_token"].is_string());
+    let (second, _) = set_cookie(&refreshed);
+    assert_ne!(first, second, "the refresh token rotates");
+
+    // The newest cookie works once more; no cookie at all is a 401.
+    let again = send(
+        &app,
+        post("/console/session/refresh", None, Some(&second), true),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::OK);
+    let none = send(&app, post("/console/session/refresh", None, None, true)).await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+
+    // A forged cookie: 401 and the cookie is deleted.
+    let forged = send(
+        &app,
+        post(
+            "/console/session/refresh",
+            None,
+            Some("moose_refresh=abc.def"),
+            true,
+        ),
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
+    assert!(set_cookie(&forged).1.contains("Max-Age=0"));
+
+    // Sign-out deletes the cookie.
+    let req = Request::delete("/console/session")
+        .header("x-moose-console", "1")
+        .body(Body::empty())
+        .unwrap();
+    let out = send(&app, req).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    let (pair, attrs) = set_cookie(&out);
+    assert_eq!(pair, "moose_refresh=");
+    assert!(attrs.contains("Max-Age=0"));
+}

@@ -1,0 +1,492 @@
+//! The web console in a real browser: Debian's headless Chromium, driven over WebDriver by
+//! `chromedriver`, against `moose serve --demo` on loopback. One demo serves every step (it
+//! takes a minute to have its first incident): sign-in, the fleet, a system's chart, an
+//! incident acknowledged, the assistant, the notification and admin pages, a viewer who sees
+//! no write controls, the phone width, and where the tokens are (not in storage).
+//!
+//! Screenshots of every page are written to `$CARGO_TARGET_TMPDIR/console/`, and with
+//! `MOOSE_UPDATE_DOCS=1` to `docs/console/` for `docs/console.md`.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::webdriver::{Browser, Driver};
+
+const BIN: &str = env!("CARGO_BIN_EXE_moose");
+const WIDTH: u32 = 1280;
+
+/// `moose serve --demo` on a free port; killed on drop.
+struct Demo {
+    child: Child,
+    url: String,
+    password: String,
+}
+
+impl Demo {
+    fn start(dir: &Path) -> Self {
+        let mut child = Command::new(BIN)
+            .env_clear()
+            .env("NO_COLOR", "1")
+            .args([
+                "serve",
+                "--demo",
+                "--bind",
+                "127.0.0.1:0",
+                "--data-dir",
+                "data",
+            ])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let (mut url, mut password) = (None, None);
+        while url.is_none() || password.is_none() {
+            let line = rx
+                .recv_timeout(Duration::from_secs(90))
+                .expect("the demo did not start");
+            if let Some(rest) = line.split("with password ").nth(1) {
+                password = Some(rest.trim().to_owned());
+            }
+            if let Some(rest) = line.split("moose is listening on ").nth(1) {
+                url = rest.split_whitespace().next().map(str::to_owned);
+            }
+        }
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || while rx.recv().is_ok() {});
+        Self {
+            child,
+            url: url.unwrap(),
+            password: password.unwrap(),
+        }
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The API as a client other than the browser (to set up users and to check what the console
+/// did).
+struct Api {
+    http: reqwest::Client,
+    url: String,
+    token: String,
+}
+
+impl Api {
+    async fn sign_in(url: &str, email: &str, password: &str) -> Self {
+        let http = reqwest::Client::new();
+        let v: Value = http
+            .post(format!("{url}/api/auth/login"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Self {
+            http,
+            url: url.to_owned(),
+            token: v["access_token"].as_str().expect("signed in").to_owned(),
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.unwrap();
+        assert!(res.status().is_success(), "{path}: {}", res.status());
+        res.json().await.unwrap_or(Value::Null)
+    }
+}
+
+fn screenshot_dirs() -> Vec<PathBuf> {
+    let mut dirs = vec![PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console")];
+    if std::env::var_os("MOOSE_UPDATE_DOCS").is_some() {
+        dirs.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/console"));
+    }
+    dirs
+}
+
+async fn save(browser: &Browser, name: &str, full_page: bool) {
+    let png = if full_page {
+        browser.full_page_screenshot(WIDTH).await
+    } else {
+        browser.screenshot().await
+    };
+    assert!(png.starts_with(b"\x89PNG"), "{name}: not a PNG");
+    for dir in screenshot_dirs() {
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), &png).unwrap();
+    }
+    browser.viewport(WIDTH, 900).await;
+}
+
+async fn sign_in(browser: &Browser, url: &str, email: &str, password: &str) {
+    browser.goto(&format!("{url}/")).await;
+    browser.type_into("input[name=email]", email).await;
+    browser.type_into("input[name=password]", password).await;
+    browser.click("form button[type=submit]").await;
+    browser
+        .wait_for(
+            "the fleet page",
+            "return document.querySelector('#fleet-table tbody tr') !== null",
+            30,
+        )
+        .await;
+}
+
+/// Rows of the fleet table, as the user sees them (status, name).
+const FLEET_ROWS: &str = "return [...document.querySelectorAll('#fleet-table tbody tr')].map(r => [r.cells[0].innerText.trim(), r.cells[1].innerText.trim()])";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_in_a_real_browser_from_sign_in_to_the_assistant() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Demo::start(dir.path());
+    let driver = Driver::start();
+    let browser = driver.browser(WIDTH, 900).await;
+    let url = demo.url.clone();
+    let admin = Api::sign_in(&url, "demo@moose.invalid", &demo.password).await;
+
+    // Sign-in: a wrong password is refused with a message; the right one opens the fleet.
+    browser.goto(&format!("{url}/")).await;
+    browser
+        .type_into("input[name=email]", "demo@moose.invalid")
+        .await;
+    browser
+        .type_into("input[name=password]", "not the password")
+        .await;
+    browser.click("form button[type=submit]").await;
+    let refused = browser
+        .wait_for(
+            "the refusal",
+            "return document.querySelector('form [role=alert]').textContent",
+            15,
+        )
+        .await;
+    assert!(refused.as_str().unwrap().contains("not right"), "{refused}");
+    save(&browser, "sign-in", false).await;
+    sign_in(&browser, &url, "demo@moose.invalid", &demo.password).await;
+
+    // The fleet lists every demo system the API lists, with its state.
+    let summary = admin
+        .call(reqwest::Method::GET, "/api/fleet/summary?limit=500", None)
+        .await;
+    let names: Vec<&str> = summary["systems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    let rows = browser.js(FLEET_ROWS, json!([])).await;
+    let shown: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[1].as_str().unwrap())
+        .collect();
+    assert_eq!(shown.len(), names.len(), "{shown:?}");
+    for name in &names {
+        assert!(shown.contains(name), "{name} is missing from {shown:?}");
+    }
+    // Filtering narrows the list to matching names.
+    browser.type_into("input[type=search]", "Wels").await;
+    let filtered = browser.js(FLEET_ROWS, json!([])).await;
+    let expected = names.iter().filter(|n| n.contains("Wels")).count();
+    assert_eq!(filtered.as_array().unwrap().len(), expected, "{filtered}");
+    assert!(expected > 0);
+    browser.goto(&format!("{url}/#/fleet")).await;
+    browser
+        .wait_for(
+            "the map",
+            "return document.querySelectorAll('svg.map circle').length",
+            20,
+        )
+        .await;
+    let dots = browser
+        .js(
+            "return document.querySelectorAll('svg.map circle').length",
+            json!([]),
+        )
+        .await;
+    assert_eq!(dots.as_u64().unwrap() as usize, names.len());
+
+    // A system page draws today's production as bars, with the clear-sky curve.
+    let first = summary["systems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["today"]["produced_wh"].as_f64().unwrap_or(0.0) > 0.0)
+        .expect("a system that produced today");
+    let id = first["id"].as_str().unwrap();
+    browser.goto(&format!("{url}/#/systems/{id}")).await;
+    let bars = browser
+        .wait_for("the chart's bars", "return [...document.querySelectorAll('svg.chart rect.bar')].filter(b => Number(b.getAttribute('height')) > 0).length", 30)
+        .await;
+    assert!(bars.as_u64().unwrap() > 0);
+    // The bars add up to what the API says was produced today.
+    let drawn = browser.js("return [...document.querySelectorAll('svg.chart rect.bar')].reduce((a, b) => a + Number(b.dataset.wh), 0)", json!([])).await;
+    let produced = first["today"]["produced_wh"].as_f64().unwrap();
+    assert!(
+        (drawn.as_f64().unwrap() - produced).abs() < 1.0,
+        "chart {drawn} vs API {produced}"
+    );
+    let curve = browser
+        .js(
+            "return document.querySelector('svg.chart polyline.expected') !== null",
+            json!([]),
+        )
+        .await;
+    assert_eq!(curve, Value::Bool(true), "the clear-sky curve is drawn");
+    let controls = browser
+        .js(
+            "return [...document.querySelectorAll('h2')].some(h => h.textContent === 'Controls')",
+            json!([]),
+        )
+        .await;
+    assert_eq!(
+        controls,
+        Value::Bool(true),
+        "an administrator sees the controls"
+    );
+    save(&browser, "system", true).await;
+
+    // An incident of the demo scenario opens within its first minutes; it is acknowledged from
+    // the console, and the API agrees.
+    let mut incident = Value::Null;
+    for _ in 0..180 {
+        let list = admin
+            .call(reqwest::Method::GET, "/api/incidents?state=open", None)
+            .await;
+        if let Some(first) = list["incidents"].as_array().and_then(|l| l.first()) {
+            incident = first.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let incident_id = incident["id"]
+        .as_str()
+        .expect("an open incident within three minutes")
+        .to_owned();
+    // The fleet shows it: the system's state and its open incident.
+    browser.goto(&format!("{url}/#/fleet")).await;
+    browser
+        .wait_for("the incident in the fleet", "return [...document.querySelectorAll('#fleet-table tbody tr')].some(r => r.cells[5].innerText.trim() !== '0')", 20)
+        .await;
+    save(&browser, "fleet", true).await;
+    browser.goto(&format!("{url}/#/incidents")).await;
+    browser
+        .wait_for(
+            "the incident list",
+            "return document.querySelector('main table tbody tr') !== null",
+            20,
+        )
+        .await;
+    save(&browser, "incidents", true).await;
+    browser
+        .goto(&format!("{url}/#/incidents/{incident_id}"))
+        .await;
+    browser
+        .type_into("main input[type=text]", "crew on the way")
+        .await;
+    save(&browser, "incident", true).await;
+    browser.click_button("Acknowledge").await;
+    browser
+        .wait_for(
+            "the acknowledgement",
+            "return document.body.innerText.includes('Acknowledged')",
+            20,
+        )
+        .await;
+    let after = admin
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/incidents/{incident_id}"),
+            None,
+        )
+        .await;
+    assert!(after["acked_at"].is_string(), "{after}");
+
+    // The assistant answers, streaming, with its sources.
+    browser.goto(&format!("{url}/#/assistant")).await;
+    browser
+        .type_into(
+            "textarea",
+            "How do I troubleshoot an inverter that reports an insulation fault?",
+        )
+        .await;
+    browser.click("form.chat button[type=submit]").await;
+    let answer = browser
+        .wait_for("the answer's sources", "const c = document.querySelector('.msg.assistant .cites'); return c && document.querySelector('.msg.assistant').innerText", 60)
+        .await;
+    let answer = answer.as_str().unwrap();
+    assert!(answer.len() > 80, "{answer}");
+    assert!(answer.contains("Sources:"), "{answer}");
+    save(&browser, "assistant", true).await;
+
+    // The demo account owns the demo systems, so the incident reached its in-app feed; the
+    // notifications page lists what the API lists.
+    let mut feed = Value::Null;
+    for _ in 0..120 {
+        feed = admin
+            .call(reqwest::Method::GET, "/api/notifications", None)
+            .await;
+        if feed["notifications"]
+            .as_array()
+            .is_some_and(|l| !l.is_empty())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let listed = feed["notifications"]
+        .as_array()
+        .expect("a notification within two minutes")
+        .len();
+    assert!(listed > 0, "{feed}");
+    browser.goto(&format!("{url}/#/notifications")).await;
+    browser
+        .wait_for(
+            "the settings form",
+            "return document.querySelector('input[name=email]') !== null",
+            20,
+        )
+        .await;
+    let items = browser
+        .js(
+            "return document.querySelectorAll('main ul li').length",
+            json!([]),
+        )
+        .await;
+    assert_eq!(items.as_u64().unwrap() as usize, listed, "{feed}");
+    save(&browser, "notifications", true).await;
+    browser.goto(&format!("{url}/#/admin")).await;
+    let users = browser
+        .wait_for(
+            "the users table",
+            "return document.querySelectorAll('main table tbody tr').length",
+            20,
+        )
+        .await;
+    assert!(users.as_u64().unwrap() >= 1);
+    save(&browser, "admin", true).await;
+
+    // Tokens: the refresh token is an httpOnly cookie script cannot read, and nothing is in
+    // web storage.
+    let stored = browser
+        .js("return [document.cookie, JSON.stringify(localStorage), JSON.stringify(sessionStorage)]", json!([]))
+        .await;
+    assert_eq!(
+        stored,
+        json!(["", "{}", "{}"]),
+        "no token reachable from script"
+    );
+
+    // A viewer of one system: the fleet shows just it, and no page offers a write.
+    let incident_system = incident["system"].as_str().unwrap().to_owned();
+    let invited = admin
+        .call(
+            reqwest::Method::POST,
+            "/api/users",
+            Some(json!({"email": "viewer@moose.invalid", "name": "Vera Viewer", "role": "viewer"})),
+        )
+        .await;
+    let viewer_id = invited["user"]["id"].as_str().unwrap();
+    let viewer_password = invited["initial_password"].as_str().unwrap();
+    admin
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/systems/{incident_system}/members/{viewer_id}"),
+            Some(json!({"role": "viewer"})),
+        )
+        .await;
+    browser.click("#signout").await;
+    browser
+        .wait_for(
+            "the sign-in page",
+            "return document.querySelector('input[name=password]') !== null",
+            20,
+        )
+        .await;
+    sign_in(&browser, &url, "viewer@moose.invalid", viewer_password).await;
+    let rows = browser.js(FLEET_ROWS, json!([])).await;
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+    let nav = browser
+        .js("return document.querySelector('#nav').innerText", json!([]))
+        .await;
+    assert!(!nav.as_str().unwrap().contains("Admin"), "{nav}");
+    browser
+        .goto(&format!("{url}/#/systems/{incident_system}"))
+        .await;
+    browser
+        .wait_for(
+            "the viewer's system page",
+            "return document.querySelector('svg.chart, figure') !== null",
+            30,
+        )
+        .await;
+    let writes = browser
+        .js("return [...document.querySelectorAll('main button')].map(b => b.textContent).filter(t => !['Ask'].includes(t))", json!([]))
+        .await;
+    assert_eq!(
+        writes,
+        json!([]),
+        "a viewer sees no write controls on a system"
+    );
+    browser
+        .goto(&format!("{url}/#/incidents/{incident_id}"))
+        .await;
+    browser.wait_for("the viewer's incident page", "return document.querySelector('main h1') && !document.body.innerText.includes('Loading')", 20).await;
+    let ack = browser.js("return [...document.querySelectorAll('main button')].some(b => b.textContent === 'Acknowledge')", json!([])).await;
+    assert_eq!(ack, Value::Bool(false), "a viewer cannot acknowledge");
+    save(&browser, "viewer-system", false).await;
+
+    // A phone: 375 px wide, nothing wider than the screen but the tables' own scroll boxes.
+    browser.viewport(375, 812).await;
+    browser.goto(&format!("{url}/#/fleet")).await;
+    browser
+        .wait_for(
+            "the fleet at 375 px",
+            "return document.querySelector('#fleet-table tbody tr') !== null",
+            20,
+        )
+        .await;
+    let overflow = browser
+        .js(
+            "return [document.documentElement.scrollWidth, window.innerWidth]",
+            json!([]),
+        )
+        .await;
+    assert!(
+        overflow[0].as_u64() <= overflow[1].as_u64(),
+        "the page scrolls sideways at 375 px: {overflow}"
+    );
+    let png = browser.screenshot().await;
+    for dir in screenshot_dirs() {
+        std::fs::write(dir.join("phone.png"), &png).unwrap();
+    }
+    browser.quit().await;
+}
