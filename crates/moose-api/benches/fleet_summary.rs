@@ -3,8 +3,8 @@
 //! `cargo bench -p moose-api --bench fleet_summary`. 1,000 systems across Europe, each with
 //! today's 5-minute records so far (the day aggregate the summary reads) and no status yet, an
 //! administrator who sees them all; the first request fills the clear-sky cache (printed apart),
-//! then `ROUNDS` requests of the first page of 100 (totals always cover all 1,000). Prints
-//! p50/p99 (goal p99 ≤ 50 ms).
+//! then `ROUNDS` requests of the first page of 100 (totals always cover all 1,000) and `ROUNDS` of
+//! the whole fleet in one page, as the console asks for it. Prints p50/p99 (goal p99 ≤ 50 ms).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -136,17 +136,21 @@ async fn main() {
         "first request (computes each system's clear-sky day): {:.1} ms",
         first.elapsed().as_secs_f64() * 1000.0
     );
-    let mut times = Vec::with_capacity(ROUNDS);
-    for _ in 0..ROUNDS {
-        let t = Instant::now();
-        let (status, _) = get(&app, uri, &token).await;
-        assert_eq!(status, 200);
-        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    // A page of 100 (an API client paging), then the whole fleet in one page (the console).
+    for (limit, uri) in [(100, uri), (SYSTEMS, "/api/fleet/summary?limit=1000")] {
+        let mut times = Vec::with_capacity(ROUNDS);
+        for _ in 0..ROUNDS {
+            let t = Instant::now();
+            let (status, body) = get(&app, uri, &token).await;
+            assert_eq!(status, 200);
+            assert_eq!(body["systems"].as_array().map(Vec::len), Some(limit));
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        let p99 = percentile(times.clone(), 0.99);
+        println!(
+            "GET /api/fleet/summary, {SYSTEMS} systems, page of {limit}: p50 {:.1} ms, p99 {p99:.1} ms over {ROUNDS} requests (goal p99 ≤ 50 ms: {})",
+            percentile(times, 0.5),
+            if p99 <= 50.0 { "met" } else { "NOT met" }
+        );
     }
-    let p99 = percentile(times.clone(), 0.99);
-    println!(
-        "GET /api/fleet/summary, {SYSTEMS} systems, page of 100: p50 {:.1} ms, p99 {p99:.1} ms over {ROUNDS} requests (goal p99 ≤ 50 ms: {})",
-        percentile(times, 0.5),
-        if p99 <= 50.0 { "met" } else { "NOT met" }
-    );
 }

@@ -171,6 +171,19 @@ impl App {
         moose_api::router(self.api_state(), self.http_limits())
     }
 
+    /// How the web console of `moose serve` signs people in: local accounts, and Supabase when
+    /// both `SUPABASE_URL` and `SUPABASE_ANON_KEY` are set.
+    pub fn console_settings(&self) -> moose_console::ConsoleSettings {
+        let sb = &self.config.supabase;
+        moose_console::ConsoleSettings {
+            supabase: sb
+                .url
+                .clone()
+                .zip(sb.anon_key.clone())
+                .map(|(url, anon_key)| moose_console::SupabaseProject { url, anon_key }),
+        }
+    }
+
     /// Who may scrape `GET /metrics` on `moose serve`.
     pub fn metrics_access(&self) -> moose_api::metrics::MetricsAccess {
         moose_api::metrics::MetricsAccess {
@@ -185,7 +198,7 @@ impl App {
         let mut state = self.api_state();
         state.jobs = Some(jobs.iter().map(|j| (*j).to_owned()).collect());
         state.metrics = Some(self.metrics_access());
-        let console = moose_console::router(state.auth.clone());
+        let console = moose_console::router(state.auth.clone(), self.console_settings());
         moose_api::router_with(state, self.http_limits(), console)
     }
 

@@ -45,6 +45,7 @@ fn non_default(name: &str) -> Option<&'static str> {
         "SOLAR_WEB_USERID" => "ops@example.com",
         "SOLAR_WEB_PASSWORD" => "solar-web-password",
         "SUPABASE_URL" => "https://project.supabase.co",
+        "SUPABASE_ANON_KEY" => "anon-public-key",
         "MOOSE_SUPABASE_JWT_SECRET" => "a-jwt-secret-of-at-least-32-characters!!",
         "MOOSE_ACCESS_TOKEN_TTL_SECS" => "600",
         "MOOSE_REFRESH_TOKEN_TTL_SECS" => "7200",
@@ -170,6 +171,12 @@ fn observe(app: &App, name: &str) -> Option<String> {
         "SOLAR_WEB_USERID" => credentials()?.2?.0,
         "SOLAR_WEB_PASSWORD" => credentials()?.2?.1,
         "SUPABASE_URL" => app.auth_settings().supabase_url?,
+        "SUPABASE_ANON_KEY" => app
+            .console_settings()
+            .supabase?
+            .anon_key
+            .expose()
+            .to_owned(),
         "MOOSE_SUPABASE_JWT_SECRET" => app.auth_settings().supabase_jwt_secret?.expose().to_owned(),
         "MOOSE_ACCESS_TOKEN_TTL_SECS" => app.auth_settings().access_ttl.as_secs().to_string(),
         "MOOSE_REFRESH_TOKEN_TTL_SECS" => app.auth_settings().refresh_ttl.as_secs().to_string(),

@@ -320,10 +320,8 @@ pub const VARIABLES: &[Variable] = &[
         path: "supabase.anon_key",
         kind: Kind::Secret,
         default: "",
-        doc: "Supabase anon key of the project.",
-        applies: Applies::Reserved(
-            "accepted for compatibility with the old system; Moose verifies Supabase tokens with the project's JWKS or MOOSE_SUPABASE_JWT_SECRET and needs no anon key",
-        ),
+        doc: "Supabase anon key of the project: with SUPABASE_URL, the web console offers Supabase sign-in (the server calls the project's Auth with it). Verifying Supabase tokens needs no anon key.",
+        applies: Applies::On(&[Host::Serve]),
     },
     Variable {
         name: "MOOSE_SUPABASE_JWT_SECRET",

@@ -26,17 +26,28 @@
     const tz = session.me && session.me.time_zone;
     return tz && tz !== 'UTC' ? tz : Intl.DateTimeFormat().resolvedOptions().timeZone;
   };
-  const num = (v, digits = 0) => v == null || Number.isNaN(v) ? '—'
-    : new Intl.NumberFormat(undefined, { maximumFractionDigits: digits, minimumFractionDigits: digits }).format(v);
+  // Formatters are costly to build and a fleet page formats thousands of figures: one each.
+  const numberFormats = new Map();
+  const num = (v, digits = 0) => {
+    if (v == null || Number.isNaN(v)) return '—';
+    if (!numberFormats.has(digits)) {
+      numberFormats.set(digits, new Intl.NumberFormat(undefined, { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+    }
+    return numberFormats.get(digits).format(v);
+  };
   /** Energy in Wh as kWh (or MWh from 10 MWh), with thousands separators. */
   const energy = (wh) => {
     if (wh == null) return '—';
     return Math.abs(wh) >= 1e7 ? `${num(wh / 1e6, 1)} MWh` : `${num(wh / 1000, 1)} kWh`;
   };
   const pct = (v) => v == null ? '—' : `${num(v * 100, 0)} %`;
-  const when = (iso) => iso ? new Intl.DateTimeFormat(undefined, {
-    dateStyle: 'medium', timeStyle: 'short', timeZone: timeZone(),
-  }).format(new Date(iso)) : '—';
+  const dateFormats = new Map();
+  const when = (iso) => {
+    if (!iso) return '—';
+    const tz = timeZone();
+    if (!dateFormats.has(tz)) dateFormats.set(tz, new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short', timeZone: tz }));
+    return dateFormats.get(tz).format(new Date(iso));
+  };
   const age = (secs) => {
     if (secs == null) return 'no data';
     if (secs < 90) return `${num(secs)} s ago`;
@@ -228,9 +239,17 @@
   }
 
   // ---------------------------------------------------------------- sign-in
-  function signInPage(message) {
+  /** How one may sign in here: `local`, and `supabase` when the server has a project. */
+  let providers = null;
+  async function signInPage(message) {
     $('header.top').hidden = true;
     document.title = 'Sign in · Moose';
+    if (!providers) {
+      try { providers = (await sessionCall('GET', '/console/session')).providers; } catch (_) { providers = ['local']; }
+    }
+    const account = providers.includes('supabase') ? h('fieldset', {}, h('legend', {}, 'Account'),
+      h('label', { class: 'inline' }, h('input', { type: 'radio', name: 'provider', value: 'local', checked: true }), 'Moose account'), ' ',
+      h('label', { class: 'inline' }, h('input', { type: 'radio', name: 'provider', value: 'supabase' }), 'Supabase account')) : null;
     const email = h('input', { type: 'email', name: 'email', autocomplete: 'username', required: true });
     const password = h('input', { type: 'password', name: 'password', autocomplete: 'current-password', required: true });
     const error = h('p', { role: 'alert', class: 'sev-critical' });
@@ -238,13 +257,14 @@
     const form = h('form', { class: 'stack', 'aria-labelledby': 'signin-title' },
       h('h1', { id: 'signin-title' }, 'Sign in to Moose'),
       message ? h('p', { class: 'muted' }, message) : null,
-      field('E-mail', email), field('Password', password), h('p', {}, button), error);
+      account, field('E-mail', email), field('Password', password), h('p', {}, button), error);
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       button.disabled = true;
       error.textContent = '';
       try {
-        keep(await sessionCall('POST', '/console/session', { email: email.value, password: password.value }));
+        const provider = (form.querySelector('input[name=provider]:checked') || {}).value || 'local';
+        keep(await sessionCall('POST', '/console/session', { email: email.value, password: password.value, provider }));
         await start();
       } catch (e) {
         error.textContent = e.status === 401 ? 'The e-mail or password is not right.' : e.message;
@@ -273,7 +293,7 @@
   async function fleetRows() {
     let cursor = null; const rows = []; let totals = null;
     do {
-      const page = await get(`/api/fleet/summary?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      const page = await get(`/api/fleet/summary?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
       rows.push(...page.systems);
       totals = totals || page.totals;
       cursor = page.next_cursor;
@@ -294,7 +314,7 @@
         card('Open incidents', num(totals.open_incidents)),
         card('Today', energy(totals.today_produced_wh), `of ${energy(totals.today_expected_clear_sky_wh)} clear-sky`)));
 
-    const filter = h('input', { type: 'search', placeholder: 'Name or city', 'aria-controls': 'fleet-table' });
+    const filter = h('input', { type: 'search', placeholder: 'System name', 'aria-controls': 'fleet-table' });
     const stateSel = h('select', {}, h('option', { value: '' }, 'All states'),
       STATE_ORDER.map((st) => h('option', { value: st }, `${STATE_LABEL[st]} (${num(byState[st] || 0)})`)));
     root.append(h('div', { class: 'row' }, field('Filter', filter), field('State', stateSel)));
@@ -311,13 +331,24 @@
     const body = h('tbody', {});
     const count = h('p', { class: 'muted small', 'aria-live': 'polite' });
     const head = h('tr', {});
+    const pager = h('div', { class: 'row pager' });
+    const wrap = h('div', { class: 'table-wrap', id: 'fleet-table' });
+    // A page of rows at a time: sorting and filtering cover the whole fleet, but only one page
+    // is in the document, so a fleet of thousands stays quick to draw and to read.
+    const PAGE = 100;
+    let page = 0;
     const draw = () => {
       const q = filter.value.trim().toLowerCase();
       const st = stateSel.value;
       const key = sortKeys[sort.key];
       const shown = rows.filter((r) => (!st || r.state === st) && (!q || r.name.toLowerCase().includes(q)))
-        .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0) * sort.dir);
-      body.replaceChildren(...shown.map((r) => h('tr', {},
+        .map((r) => [key(r), r])
+        .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0) * sort.dir)
+        .map(([, r]) => r);
+      const pages = Math.max(1, Math.ceil(shown.length / PAGE));
+      page = Math.min(page, pages - 1);
+      const first = page * PAGE;
+      body.replaceChildren(...shown.slice(first, first + PAGE).map((r) => h('tr', {},
         h('td', {}, stateBadge(r.state)),
         h('td', {}, h('a', { href: `#/systems/${encodeURIComponent(r.id)}` }, r.name)),
         h('td', { class: 'num' }, energy(r.today.produced_wh)),
@@ -325,18 +356,28 @@
         h('td', { class: 'num' }, num(r.today.specific_yield_kwh_per_kwp, 2)),
         h('td', { class: 'num' }, r.open_incidents ? h('a', { href: `#/incidents?system=${encodeURIComponent(r.id)}` }, num(r.open_incidents)) : '0'),
         h('td', { class: 'num' }, age(r.data_age_s)))));
-      count.textContent = `${num(shown.length)} of ${num(rows.length)} systems`;
+      wrap.dataset.total = String(shown.length);
+      count.textContent = shown.length > PAGE
+        ? `${num(first + 1)}–${num(Math.min(first + PAGE, shown.length))} of ${num(shown.length)} systems (${num(rows.length)} in all)`
+        : `${num(shown.length)} of ${num(rows.length)} systems`;
       head.replaceChildren(...columns.map(([k, label, cls]) => h('th', {
         scope: 'col', class: cls, 'aria-sort': sort.key === k ? (sort.dir > 0 ? 'ascending' : 'descending') : null,
-      }, h('button', { type: 'button', onclick: () => { sort = { key: k, dir: sort.key === k ? -sort.dir : 1 }; draw(); } },
+      }, h('button', { type: 'button', onclick: () => { sort = { key: k, dir: sort.key === k ? -sort.dir : 1 }; page = 0; draw(); } },
         label, sort.key === k ? (sort.dir > 0 ? ' ▲' : ' ▼') : ''))));
+      const go = (to) => () => { page = to; draw(); wrap.scrollIntoView({ block: 'start' }); };
+      pager.replaceChildren(...(pages > 1 ? [
+        h('button', { type: 'button', class: 'secondary', disabled: page === 0, onclick: go(page - 1) }, 'Previous'),
+        h('span', {}, `Page ${num(page + 1)} of ${num(pages)}`),
+        h('button', { type: 'button', class: 'secondary', disabled: page >= pages - 1, onclick: go(page + 1) }, 'Next'),
+      ] : []));
     };
-    filter.addEventListener('input', draw);
-    stateSel.addEventListener('change', draw);
+    filter.addEventListener('input', () => { page = 0; draw(); });
+    stateSel.addEventListener('change', () => { page = 0; draw(); });
     draw();
-    root.append(count, h('div', { class: 'table-wrap', id: 'fleet-table' }, h('table', {},
+    wrap.append(h('table', {},
       h('caption', { class: 'muted small' }, 'Every system you may see; today is each site\'s local day.'),
-      h('thead', {}, head), body)));
+      h('thead', {}, head), body));
+    root.append(count, wrap, pager);
     root.append(h('h2', {}, 'Map'), fleetMap(rows));
   }
 
@@ -384,7 +425,9 @@
       h('h1', {}, sys.name),
       h('p', {}, stateBadge(state), ' · ', [sys.city, sys.country].filter(Boolean).join(', '),
         ` · ${num((sys.peak_power_w || 0) / 1000, 1)} kWp · last data ${when(sys.last_data_at)}`));
-    if (status && status.summary) root.append(h('p', {}, status.summary));
+    if (status && status.snoozed_until && new Date(status.snoozed_until) > new Date()) {
+      root.append(h('p', { class: 'muted' }, `Notifications are snoozed until ${when(status.snoozed_until)}.`));
+    }
 
     // Chart with its period controls.
     const today = sys.today ? sys.today.date : isoDay(new Date());
@@ -585,8 +628,8 @@
     const minSev = h('select', { name: 'min_severity' }, ['info', 'warning', 'critical'].map((v) => h('option', { value: v, selected: st.min_severity === v }, v)));
     const digestHour = h('input', { type: 'number', name: 'digest_hour', min: 0, max: 23, value: st.digest_hour });
     const qh = st.quiet_hours || {};
-    const qFrom = h('input', { type: 'time', value: qh.from || '' });
-    const qTo = h('input', { type: 'time', value: qh.to || '' });
+    const qFrom = h('input', { type: 'time', name: 'quiet_start', value: qh.start || '' });
+    const qTo = h('input', { type: 'time', name: 'quiet_end', value: qh.end || '' });
     const rotate = h('input', { type: 'checkbox' });
     const secretBox = h('div', { 'aria-live': 'polite' });
     const save = h('button', { type: 'submit' }, 'Save settings');
@@ -601,7 +644,7 @@
       const body = {
         email: form.elements.email.checked, sms: form.elements.sms.checked, webhook: form.elements.webhook.checked,
         digest: form.elements.digest.checked, digest_hour: Number(digestHour.value), min_severity: minSev.value,
-        quiet_hours: qFrom.value && qTo.value ? { from: qFrom.value, to: qTo.value } : null,
+        quiet_hours: qFrom.value && qTo.value ? { start: qFrom.value, end: qTo.value } : null,
       };
       if (rotate.checked) body.rotate_webhook_secret = true;
       act(save, () => api('PUT', '/api/users/me/notification-settings', body), async (res) => {

@@ -16,6 +16,9 @@
 //!   (scripts and styles only from this origin; no frames), `nosniff`, no referrer.
 
 pub mod session;
+mod supabase;
+
+use std::sync::Arc;
 
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -63,10 +66,40 @@ pub fn first_load_bytes() -> usize {
     INDEX.len() + ASSETS.iter().map(|a| a.body.len()).sum::<usize>()
 }
 
+/// How the console signs people in.
+#[derive(Debug, Clone, Default)]
+pub struct ConsoleSettings {
+    /// Supabase sign-in (e-mail and password against the project's Auth), offered beside local
+    /// accounts when the project URL and its anon key are configured.
+    pub supabase: Option<SupabaseProject>,
+}
+
+/// A Supabase project the console signs in against.
+#[derive(Debug, Clone)]
+pub struct SupabaseProject {
+    /// `SUPABASE_URL`.
+    pub url: String,
+    /// `SUPABASE_ANON_KEY`: the project's public key, sent as `apikey` to Supabase Auth.
+    pub anon_key: moose_domain::Secret,
+}
+
+/// What the session handlers share.
+#[derive(Debug, Clone)]
+pub(crate) struct Console {
+    pub(crate) auth: AuthService,
+    pub(crate) supabase: Option<Arc<supabase::Client>>,
+}
+
 /// The console's routes: the page at `/`, its assets under `/console/`, and the browser session
 /// under `/console/session`. Merged into the API router by `moose serve` (not on Lambda,
 /// where API Gateway serves only the API).
-pub fn router(auth: AuthService) -> Router {
+pub fn router(auth: AuthService, settings: ConsoleSettings) -> Router {
+    let console = Console {
+        auth,
+        supabase: settings
+            .supabase
+            .map(|p| Arc::new(supabase::Client::new(p))),
+    };
     let mut router = Router::new()
         .route(
             "/",
@@ -74,7 +107,9 @@ pub fn router(auth: AuthService) -> Router {
         )
         .route(
             "/console/session",
-            post(session::sign_in).delete(session::sign_out),
+            get(session::providers)
+                .post(session::sign_in)
+                .delete(session::sign_out),
         )
         .route("/console/session/refresh", post(session::refresh));
     for asset in ASSETS {
@@ -85,7 +120,7 @@ pub fn router(auth: AuthService) -> Router {
         );
     }
     router
-        .with_state(auth)
+        .with_state(console)
         .layer(axum::middleware::map_response(security_headers))
 }
 

@@ -13,8 +13,9 @@ use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use moose_api::{ApiError, ApiJson};
-use moose_auth::{AuthService, TokenPair};
 use serde::Deserialize;
+
+use crate::Console;
 
 /// The refresh cookie's name.
 pub const COOKIE: &str = "moose_refresh";
@@ -25,11 +26,27 @@ pub const CSRF_HEADER: &str = "x-moose-console";
 /// The path the cookie is sent to, and only to.
 const COOKIE_PATH: &str = "/console/session";
 
+/// Marks a cookie holding a Supabase refresh token (Moose's own are `<session>.<secret>`).
+const SUPABASE_PREFIX: &str = "sb.";
+
+/// Where an account lives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Provider {
+    /// A Moose account (e-mail and password kept by Moose).
+    #[default]
+    Local,
+    /// The configured Supabase project.
+    Supabase,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SignIn {
     email: String,
     password: String,
+    #[serde(default)]
+    provider: Provider,
 }
 
 impl std::fmt::Debug for SignIn {
@@ -40,12 +57,41 @@ impl std::fmt::Debug for SignIn {
     }
 }
 
-/// What the page keeps in memory.
-fn access_body(pair: &TokenPair) -> serde_json::Value {
-    serde_json::json!({
-        "access_token": pair.access_token,
-        "token_type": pair.token_type,
-        "expires_in": pair.expires_in,
+/// A signed-in session as the page and the cookie get it.
+struct Tokens {
+    access_token: String,
+    /// The cookie's value: Moose's refresh token, or a Supabase one behind [`SUPABASE_PREFIX`].
+    cookie: String,
+    expires_in: u64,
+}
+
+impl From<moose_auth::TokenPair> for Tokens {
+    fn from(pair: moose_auth::TokenPair) -> Self {
+        Self {
+            access_token: pair.access_token,
+            cookie: pair.refresh_token,
+            expires_in: pair.expires_in,
+        }
+    }
+}
+
+/// Checks that Moose accepts a Supabase grant's access token (and, on a first sign-in, makes
+/// the user's record) before the page gets it.
+async fn accepted(console: &Console, grant: crate::supabase::Grant) -> Result<Tokens, ApiError> {
+    console.auth.authenticate(&grant.access_token).await?;
+    Ok(Tokens {
+        access_token: grant.access_token,
+        cookie: format!("{SUPABASE_PREFIX}{}", grant.refresh_token),
+        expires_in: grant.expires_in,
+    })
+}
+
+fn supabase(console: &Console) -> Result<&crate::supabase::Client, ApiError> {
+    console.supabase.as_deref().ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_body",
+            "provider: Supabase sign-in is not configured (SUPABASE_URL and SUPABASE_ANON_KEY)",
+        )
     })
 }
 
@@ -75,7 +121,8 @@ fn is_https(headers: &HeaderMap) -> bool {
 /// The `Set-Cookie` value holding `token` for `max_age` seconds (0 deletes it).
 fn cookie(token: &str, max_age: u64, secure: bool) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
-    // Tokens are `<uuid>.<base64url>`: nothing that needs quoting in a cookie.
+    // Moose's tokens are `<id>.<base64url>`, Supabase's alphanumeric: nothing that needs
+    // quoting in a cookie (and a value that would is refused by `from_str`).
     HeaderValue::from_str(&format!(
         "{COOKIE}={token}; Path={COOKIE_PATH}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
     ))
@@ -100,43 +147,67 @@ fn client_ip(req: &Request) -> Option<String> {
         .map(|c| c.0.ip().to_string())
 }
 
-/// A token pair as the page sees it: the access token in the body, the refresh token in the
+/// A session as the page sees it: the access token in the body, the refresh token in the
 /// cookie.
-fn session_response(auth: &AuthService, pair: &TokenPair, secure: bool) -> Response {
-    let max_age = auth.settings().refresh_ttl.as_secs();
-    let mut response = Json(access_body(pair)).into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        cookie(&pair.refresh_token, max_age, secure),
-    );
+fn session_response(console: &Console, tokens: &Tokens, secure: bool) -> Response {
+    let max_age = console.auth.settings().refresh_ttl.as_secs();
+    let body = serde_json::json!({
+        "access_token": tokens.access_token,
+        "token_type": "Bearer",
+        "expires_in": tokens.expires_in,
+    });
+    let mut response = Json(body).into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, cookie(&tokens.cookie, max_age, secure));
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
-/// `POST /console/session` `{email, password}`: signs in.
-pub(crate) async fn sign_in(State(auth): State<AuthService>, req: Request) -> Response {
+/// `GET /console/session`: how one may sign in here.
+pub(crate) async fn providers(State(console): State<Console>) -> Json<serde_json::Value> {
+    let mut providers = vec!["local"];
+    if console.supabase.is_some() {
+        providers.push("supabase");
+    }
+    Json(serde_json::json!({"providers": providers}))
+}
+
+/// `POST /console/session` `{email, password, provider?}`: signs in (a local account by
+/// default; `"provider": "supabase"` against the configured project).
+pub(crate) async fn sign_in(State(console): State<Console>, req: Request) -> Response {
     let headers = req.headers().clone();
     let ip = client_ip(&req);
     let result = async {
         require_console_header(&headers)?;
         let ApiJson(body) = ApiJson::<SignIn>::from_request(req, &()).await?;
-        Ok::<_, ApiError>(
-            auth.login(&body.email, &body.password, ip.as_deref())
-                .await?,
-        )
+        match body.provider {
+            Provider::Local => Ok::<_, ApiError>(Tokens::from(
+                console
+                    .auth
+                    .login(&body.email, &body.password, ip.as_deref())
+                    .await?,
+            )),
+            Provider::Supabase => {
+                let grant = supabase(&console)?
+                    .password(&body.email, &body.password)
+                    .await?;
+                accepted(&console, grant).await
+            }
+        }
     }
     .await;
     match result {
-        Ok(pair) => session_response(&auth, &pair, is_https(&headers)),
+        Ok(tokens) => session_response(&console, &tokens, is_https(&headers)),
         Err(e) => e.into_response(),
     }
 }
 
 /// `POST /console/session/refresh`: a new access token for the refresh cookie, which rotates.
 /// Without a valid cookie: 401, and the cookie is deleted.
-pub(crate) async fn refresh(State(auth): State<AuthService>, req: Request) -> Response {
+pub(crate) async fn refresh(State(console): State<Console>, req: Request) -> Response {
     let headers = req.headers().clone();
     if let Err(e) = require_console_header(&headers) {
         return e.into_response();
@@ -145,10 +216,27 @@ pub(crate) async fn refresh(State(auth): State<AuthService>, req: Request) -> Re
     let Some(token) = refresh_cookie(&headers) else {
         return ApiError::Unauthorized("no console session; sign in".into()).into_response();
     };
-    match auth.refresh(&token, client_ip(&req).as_deref()).await {
-        Ok(pair) => session_response(&auth, &pair, secure),
+    let result = match token.strip_prefix(SUPABASE_PREFIX) {
+        Some(supabase_token) => match supabase(&console) {
+            Ok(client) => match client.refresh(supabase_token).await {
+                Ok(grant) => accepted(&console, grant).await,
+                Err(e) => Err(e),
+            },
+            Err(_) => Err(ApiError::Unauthorized(
+                "Supabase sign-in is no longer configured; sign in again".into(),
+            )),
+        },
+        None => console
+            .auth
+            .refresh(&token, client_ip(&req).as_deref())
+            .await
+            .map(Tokens::from)
+            .map_err(ApiError::from),
+    };
+    match result {
+        Ok(tokens) => session_response(&console, &tokens, secure),
         Err(e) => {
-            let mut response = ApiError::from(e).into_response();
+            let mut response = e.into_response();
             if response.status() == StatusCode::UNAUTHORIZED {
                 response
                     .headers_mut()

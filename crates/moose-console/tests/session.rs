@@ -28,7 +28,10 @@ async fn console() -> (axum::Router, tempfile::TempDir) {
     )
     .await
     .unwrap();
-    (moose_console::router(auth), dir)
+    (
+        moose_console::router(auth, moose_console::ConsoleSettings::default()),
+        dir,
+    )
 }
 
 struct Answer {
@@ -264,4 +267,132 @@ async fn refresh_rotates_the_cookie_and_a_forged_one_is_deleted() {
     let (pair, attrs) = set_cookie(&out);
     assert_eq!(pair, "moose_refresh=");
     assert!(attrs.contains("Max-Age=0"));
+}
+
+const JWT_SECRET: &str = "a-legacy-supabase-jwt-secret-of-32-bytes";
+
+/// The console over a store whose authentication trusts `supabase`'s tokens, offering
+/// Supabase sign-in with `anon_key`.
+async fn console_with_supabase(
+    supabase: &moose_fakes::supabase::FakeSupabaseAuth,
+    anon_key: &str,
+) -> (axum::Router, AuthService, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn moose_store::Store> = Arc::new(
+        moose_store_sqlite::SqliteStore::open(dir.path())
+            .await
+            .unwrap(),
+    );
+    let settings = AuthSettings {
+        supabase_url: Some(supabase.url().to_owned()),
+        supabase_jwt_secret: Some(moose_domain::Secret::new(JWT_SECRET)),
+        ..AuthSettings::default()
+    };
+    let auth = AuthService::new(store, settings);
+    let console = moose_console::ConsoleSettings {
+        supabase: Some(moose_console::SupabaseProject {
+            url: supabase.url().to_owned(),
+            anon_key: moose_domain::Secret::new(anon_key),
+        }),
+    };
+    (moose_console::router(auth.clone(), console), auth, dir)
+}
+
+#[tokio::test]
+async fn supabase_accounts_sign_in_and_refresh_through_the_server() {
+    let supabase = moose_fakes::supabase::FakeSupabaseAuth::start("anon-key", JWT_SECRET).await;
+    let sub = supabase.add_user("field@example.com", "supabase password 1");
+    let (app, auth, _dir) = console_with_supabase(&supabase, "anon-key").await;
+
+    let providers = send(
+        &app,
+        Request::get("/console/session")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(providers.body, json!({"providers": ["local", "supabase"]}));
+
+    let wrong = json!({"email": "field@example.com", "password": "nope", "provider": "supabase"});
+    let answer = send(&app, post("/console/session", Some(wrong), None, true)).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+    assert!(!answer.headers.contains_key(header::SET_COOKIE));
+
+    let right = json!({"email": "field@example.com", "password": "supabase password 1", "provider": "supabase"});
+    let answer = send(&app, post("/console/session", Some(right), None, true)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    // The page gets a Supabase access token that Moose accepts as that user (a viewer: roles
+    // are granted in Moose, never taken from the token).
+    let token = answer.body["access_token"].as_str().unwrap();
+    let principal = auth.authenticate(token).await.unwrap();
+    assert_eq!(principal.user.id.to_string(), sub);
+    assert_eq!(principal.user.role, OrgRole::Viewer);
+    let (cookie, attrs) = set_cookie(&answer);
+    assert!(cookie.starts_with("moose_refresh=sb."), "{cookie}");
+    assert!(attrs.contains("HttpOnly") && attrs.contains("SameSite=Strict"));
+
+    // Refresh goes to Supabase, which rotates its token; the used one is refused afterwards
+    // and its cookie deleted.
+    let refreshed = send(
+        &app,
+        post("/console/session/refresh", None, Some(&cookie), true),
+    )
+    .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+    assert!(
+        auth.authenticate(refreshed.body["access_token"].as_str().unwrap())
+            .await
+            .is_ok()
+    );
+    let (rotated, _) = set_cookie(&refreshed);
+    assert_ne!(rotated, cookie);
+    let reused = send(
+        &app,
+        post("/console/session/refresh", None, Some(&cookie), true),
+    )
+    .await;
+    assert_eq!(reused.status, StatusCode::UNAUTHORIZED);
+    assert!(set_cookie(&reused).1.contains("Max-Age=0"));
+    assert_eq!(supabase.issued(), 2);
+}
+
+#[tokio::test]
+async fn supabase_sign_in_is_refused_clearly_when_it_is_not_set_up_or_misconfigured() {
+    // Not configured: the page offers only local accounts, and asking for Supabase is a 400.
+    let (app, _dir) = console().await;
+    let providers = send(
+        &app,
+        Request::get("/console/session")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(providers.body, json!({"providers": ["local"]}));
+    let body = json!({"email": "a@example.com", "password": "whatever1", "provider": "supabase"});
+    let answer = send(
+        &app,
+        post("/console/session", Some(body.clone()), None, true),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert!(
+        answer.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("SUPABASE_ANON_KEY")
+    );
+
+    // A wrong anon key: Supabase says 401, the user gets a 503 (it is not their password) and
+    // the key appears nowhere in the answer.
+    let supabase = moose_fakes::supabase::FakeSupabaseAuth::start("anon-key", JWT_SECRET).await;
+    supabase.add_user("a@example.com", "whatever1");
+    let (app, _auth, _dir) = console_with_supabase(&supabase, "not-the-anon-key").await;
+    let answer = send(&app, post("/console/session", Some(body), None, true)).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        answer.body
+    );
+    assert!(!String::from_utf8_lossy(&answer.bytes).contains("not-the-anon-key"));
 }

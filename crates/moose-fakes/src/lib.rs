@@ -7,13 +7,16 @@
 //! - [`pinecone::FakePinecone`]: the control plane's describe call and the data plane's
 //!   upsert, query, fetch, delete and stats, with Pinecone's limits;
 //! - [`codedeploy::FakeCodeDeploy`]: the CodeDeploy calls the local AWS emulator lacks (a
-//!   lifecycle hook's status report) or fakes badly (deployments that progress and roll back).
+//!   lifecycle hook's status report) or fakes badly (deployments that progress and roll back);
+//! - [`supabase::FakeSupabaseAuth`]: Supabase Auth's password and refresh-token grants, with
+//!   HS256 tokens as a project with a legacy JWT secret issues them.
 //!
 //! All bind `127.0.0.1:0` and record what they received.
 
 pub mod codedeploy;
 pub mod openai;
 pub mod pinecone;
+pub mod supabase;
 
 /// Words of a text, lower-cased, without punctuation or very short words.
 pub fn words(text: &str) -> Vec<String> {

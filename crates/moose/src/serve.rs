@@ -128,6 +128,15 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         let every = demo_every.unwrap_or(app.status_interval());
         let token = shutdown.clone();
         job_set.spawn(async move {
+            // The demo's fleet is discovered by the first polling pass, a few seconds in: the
+            // first status pass waits for it, so the demo's incident opens in its first
+            // minute rather than at the second pass.
+            if demo {
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(15)) => {}
+                    () = token.cancelled() => return ("device-status-polling", Ok(())),
+                }
+            }
             moose_status::run_schedule(job, every, token).await;
             ("device-status-polling", Ok(()))
         });

@@ -382,6 +382,53 @@ async fn the_console_in_a_real_browser_from_sign_in_to_the_assistant() {
         )
         .await;
     assert_eq!(items.as_u64().unwrap() as usize, listed, "{feed}");
+    // Settings are saved through the console: quiet hours and the least severity.
+    browser
+        .js("document.querySelector('input[name=quiet_start]').value = '22:00'; document.querySelector('input[name=quiet_end]').value = '06:30'; document.querySelector('select[name=min_severity]').value = 'critical';", json!([]))
+        .await;
+    browser.click_button("Save settings").await;
+    browser
+        .wait_for(
+            "the confirmation",
+            "return document.querySelector('#alert').textContent === 'Settings saved.'",
+            20,
+        )
+        .await;
+    let saved = admin
+        .call(
+            reqwest::Method::GET,
+            "/api/users/me/notification-settings",
+            None,
+        )
+        .await;
+    assert_eq!(
+        saved["quiet_hours"],
+        json!({"start": "22:00", "end": "06:30"}),
+        "{saved}"
+    );
+    assert_eq!(saved["min_severity"], "critical");
+    // A manager's control: snoozing the incident's system from its page reaches its status.
+    let incident_system = incident["system"].as_str().unwrap().to_owned();
+    browser
+        .goto(&format!("{url}/#/systems/{incident_system}"))
+        .await;
+    browser.find("svg.chart").await;
+    browser.click_button("Snooze notifications").await;
+    browser
+        .wait_for(
+            "the snooze",
+            "return document.body.innerText.includes('Notifications are snoozed until')",
+            20,
+        )
+        .await;
+    let status = admin
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/systems/{incident_system}/status"),
+            None,
+        )
+        .await;
+    assert!(status["snoozed_until"].is_string(), "{status}");
     save(&browser, "notifications", true).await;
     browser.goto(&format!("{url}/#/admin")).await;
     let users = browser
@@ -406,7 +453,6 @@ async fn the_console_in_a_real_browser_from_sign_in_to_the_assistant() {
     );
 
     // A viewer of one system: the fleet shows just it, and no page offers a write.
-    let incident_system = incident["system"].as_str().unwrap().to_owned();
     let invited = admin
         .call(
             reqwest::Method::POST,

@@ -195,6 +195,9 @@ pub(crate) async fn summary(
         .transpose()?;
     let now = Timestamp::now();
     let metas = visible(&state, &caller).await?;
+    // Two or three point reads per row, one after another: on the embedded store, reading
+    // rows at once was slower (blocking-pool hand-offs on two cores); a batched read is the
+    // way to make this faster (see docs/performance.md).
     let mut rows = Vec::with_capacity(metas.len());
     for m in &metas {
         rows.push(row(&state, m, now).await?);

@@ -168,7 +168,7 @@ impl Browser {
                     .await;
                 panic!("timed out waiting for {what}; the page shows:\n{text}");
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 

@@ -1,0 +1,111 @@
+//! Supabase Auth's password and refresh-token grants, for the console's Supabase sign-in.
+//!
+//! The server signs in on the browser's behalf (so the refresh token can live in the same
+//! httpOnly cookie as a local one, and the page never talks to another origin — the CSP stays
+//! `connect-src 'self'`). The access token Supabase returns is an ordinary Supabase bearer
+//! token: Moose verifies it like any other before handing it to the page.
+
+use std::time::Duration;
+
+use moose_api::ApiError;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::SupabaseProject;
+
+/// What a grant returns, as the console uses it.
+#[derive(Debug)]
+pub(crate) struct Grant {
+    pub(crate) access_token: String,
+    pub(crate) refresh_token: String,
+    pub(crate) expires_in: u64,
+}
+
+#[derive(Deserialize)]
+struct GrantBody {
+    access_token: String,
+    refresh_token: String,
+    #[serde(default = "default_expiry")]
+    expires_in: u64,
+}
+
+fn default_expiry() -> u64 {
+    3600
+}
+
+/// A client of one project's Auth.
+#[derive(Debug)]
+pub(crate) struct Client {
+    project: SupabaseProject,
+    http: reqwest::Client,
+}
+
+impl Client {
+    pub(crate) fn new(project: SupabaseProject) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
+        Self { project, http }
+    }
+
+    /// `grant_type=password`.
+    pub(crate) async fn password(&self, email: &str, password: &str) -> Result<Grant, ApiError> {
+        self.grant("password", json!({"email": email, "password": password}))
+            .await
+    }
+
+    /// `grant_type=refresh_token` (Supabase rotates the refresh token).
+    pub(crate) async fn refresh(&self, refresh_token: &str) -> Result<Grant, ApiError> {
+        self.grant("refresh_token", json!({"refresh_token": refresh_token}))
+            .await
+    }
+
+    async fn grant(&self, kind: &str, body: serde_json::Value) -> Result<Grant, ApiError> {
+        let url = format!(
+            "{}/auth/v1/token?grant_type={kind}",
+            self.project.url.trim_end_matches('/')
+        );
+        let res = self
+            .http
+            .post(&url)
+            .header("apikey", self.project.anon_key.expose())
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "Supabase Auth cannot be reached");
+                ApiError::Unavailable("Supabase Auth cannot be reached".into())
+            })?;
+        let status = res.status();
+        if status.is_success() {
+            let body: GrantBody = res.json().await.map_err(|e| {
+                tracing::warn!(error = %e, "Supabase Auth answered something unexpected");
+                ApiError::Unavailable("Supabase Auth answered something unexpected".into())
+            })?;
+            return Ok(Grant {
+                access_token: body.access_token,
+                refresh_token: body.refresh_token,
+                expires_in: body.expires_in,
+            });
+        }
+        // 400 is Supabase's answer to wrong credentials and to a used or unknown refresh token:
+        // for the browser, both mean "sign in again". Anything else is Supabase's problem (a
+        // wrong anon key included), logged without the body, which may echo what was sent.
+        if status == reqwest::StatusCode::BAD_REQUEST {
+            return Err(ApiError::Unauthorized(if kind == "password" {
+                "the e-mail or password is not right".into()
+            } else {
+                "the Supabase session has ended; sign in again".into()
+            }));
+        }
+        tracing::warn!(
+            status = status.as_u16(),
+            grant = kind,
+            "Supabase Auth refused a grant"
+        );
+        Err(ApiError::Unavailable(
+            format!("Supabase Auth answered {status}").into(),
+        ))
+    }
+}
