@@ -124,6 +124,21 @@ impl IncidentRepo {
         self.get_versioned(&Self::status_key(system)).await
     }
 
+    /// The statuses of `systems`, in the same order (`None` for a system without one yet), read
+    /// in one batch.
+    pub async fn statuses(
+        &self,
+        systems: &[SystemId],
+    ) -> Result<Vec<Option<SystemStatus>>, StoreError> {
+        let keys: Vec<Key> = systems.iter().map(Self::status_key).collect();
+        self.store
+            .batch_get(&keys)
+            .await?
+            .into_iter()
+            .map(|item| item.map(|i| decode(i).map(|(value, _)| value)).transpose())
+            .collect()
+    }
+
     /// The platform's status.
     pub async fn platform(&self) -> Result<Versioned<PlatformStatus>, StoreError> {
         Ok(self

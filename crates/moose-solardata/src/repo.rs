@@ -350,6 +350,24 @@ impl SolarRepo {
         self.energy_items(system, range, "date").await
     }
 
+    /// The energy of one local day of each system, in the same order as `days` (`None` where
+    /// nothing is stored), read in one batch.
+    pub async fn day_of_each(
+        &self,
+        days: &[(SystemId, Date)],
+    ) -> Result<Vec<Option<Energy>>, StoreError> {
+        let keys: Vec<Key> = days
+            .iter()
+            .map(|(system, day)| Key::new(keys::system_pk(system), keys::daily_aggregate_sk(*day)))
+            .collect();
+        self.store
+            .batch_get(&keys)
+            .await?
+            .into_iter()
+            .map(|item| item.map(codec::decode::<Energy>).transpose())
+            .collect()
+    }
+
     /// Monthly energy of a system for the months `from..=to` (first days of months).
     pub async fn monthly(
         &self,

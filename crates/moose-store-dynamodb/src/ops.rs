@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, DeleteRequest, Put, PutRequest, TransactWriteItem,
-    WriteRequest,
+    AttributeValue, ConditionCheck, Delete, DeleteRequest, KeysAndAttributes, Put, PutRequest,
+    TransactWriteItem, WriteRequest,
 };
 use moose_store::{
     BatchOp, Condition, Cursor, Direction, Index, Item, Key, Page, Query, SortCondition, Store,
@@ -19,6 +19,8 @@ use crate::{DynamoStore, GSI1};
 
 /// BatchWriteItem's limit.
 const BATCH_SIZE: usize = 25;
+/// BatchGetItem's limit.
+const BATCH_GET_SIZE: usize = 100;
 /// Rounds of resending unprocessed batch items before giving up.
 const BATCH_RETRIES: u32 = 8;
 
@@ -124,6 +126,65 @@ impl Store for DynamoStore {
             .await
             .map_err(|e| map_err(e, &self.table))?;
         out.item().map(map_item).transpose()
+    }
+
+    async fn batch_get(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
+        for key in keys {
+            validate_key(key)?;
+        }
+        // BatchGetItem refuses a key named twice in one request: ask for each key once.
+        let mut distinct: Vec<&Key> = keys.iter().collect();
+        distinct.sort();
+        distinct.dedup();
+        let mut found: HashMap<Key, Item> = HashMap::with_capacity(distinct.len());
+        for chunk in distinct.chunks(BATCH_GET_SIZE) {
+            let mut pending: Vec<AttrMap> = chunk.iter().map(|k| key_map(k)).collect();
+            let mut round = 0;
+            loop {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(pending))
+                    .consistent_read(true)
+                    .build()
+                    .expect("keys set");
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| map_err(e, &self.table))?;
+                for raw in out
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    let item = map_item(raw)?;
+                    found.insert(item.key.clone(), item);
+                }
+                // Unprocessed keys: throttling, or the 16 MB response limit.
+                pending = out
+                    .unprocessed_keys()
+                    .and_then(|m| m.get(&self.table))
+                    .map(|k| k.keys().to_vec())
+                    .unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                round += 1;
+                if round > BATCH_RETRIES {
+                    return Err(StoreError::Unavailable {
+                        message: format!(
+                            "DynamoDB left {} keys of a batch read unprocessed after {BATCH_RETRIES} retries",
+                            pending.len()
+                        ),
+                        source: None,
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(50 * 2u64.pow(round.min(6)))).await;
+            }
+        }
+        Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
     }
 
     async fn put(&self, item: Item, condition: Condition) -> StoreResult<()> {

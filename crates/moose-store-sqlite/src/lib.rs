@@ -88,6 +88,18 @@ impl Store for SqliteStore {
         self.conns.read(move |conn| ops::get(conn, &key)).await
     }
 
+    async fn batch_get(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
+        for key in keys {
+            moose_store::validate_key(key)?;
+        }
+        let keys = keys.to_vec();
+        // All keys in one trip to the blocking pool, on one reader connection: for a point read
+        // the hand-off costs more than SQLite's lookup.
+        self.conns
+            .read(move |conn| keys.iter().map(|key| ops::get(conn, key)).collect())
+            .await
+    }
+
     async fn put(&self, item: Item, condition: Condition) -> StoreResult<()> {
         validate_item(&item)?;
         validate_condition_on(&item.key, &condition)?;

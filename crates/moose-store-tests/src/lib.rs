@@ -21,6 +21,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@each $make;
             put_then_get_round_trips,
             get_missing_is_none,
+            batch_get_answers_in_key_order,
             put_replaces_existing,
             create_only_put_conflicts,
             exists_condition_on_missing_is_not_found,

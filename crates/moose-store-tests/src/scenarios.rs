@@ -76,6 +76,42 @@ pub async fn get_missing_is_none(store: &dyn Store) {
     );
 }
 
+/// `batch_get` answers one entry per key in the order asked, `None` for missing keys, the
+/// same items `get` reads; an empty list is an empty answer; an invalid key is refused.
+pub async fn batch_get_answers_in_key_order(store: &dyn Store) {
+    let pk = format!("{}#System#b", scope());
+    // 60 items and 60 missing keys: more than one DynamoDB BatchGetItem request (100 keys).
+    let written: Vec<Item> = (0..60)
+        .map(|i| item(&pk, &format!("DAY#{i:03}"), json!({"n": i})))
+        .collect();
+    for w in &written {
+        store.put(w.clone(), Condition::None).await.expect("put");
+    }
+    // Reversed, interleaved with missing keys and one key twice.
+    let mut keys: Vec<Key> = Vec::new();
+    for w in written.iter().rev() {
+        keys.push(w.key.clone());
+        keys.push(Key::new(&pk, format!("{}#missing", w.key.sk)));
+    }
+    keys.push(written[0].key.clone());
+    let read = store.batch_get(&keys).await.expect("batch_get");
+    assert_eq!(read.len(), keys.len(), "one entry per key");
+    for (key, got) in keys.iter().zip(&read) {
+        let expected = store.get(key).await.expect("get");
+        assert_eq!(got, &expected, "batch_get and get disagree on {key:?}");
+    }
+    assert_eq!(read.iter().filter(|r| r.is_none()).count(), 60);
+    assert!(store.batch_get(&[]).await.expect("empty").is_empty());
+    let err = store
+        .batch_get(&[Key::new("", "x")])
+        .await
+        .expect_err("an empty partition key");
+    assert!(
+        matches!(err, StoreError::InvalidRequest(_)),
+        "expected InvalidRequest, got {err:?}"
+    );
+}
+
 /// An unconditional put replaces the whole item (no attribute merge).
 pub async fn put_replaces_existing(store: &dyn Store) {
     let pk = scope();

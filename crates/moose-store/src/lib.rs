@@ -61,6 +61,18 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Reads one item.
     async fn get(&self, key: &Key) -> StoreResult<Option<Item>>;
 
+    /// Reads the items at `keys`: one entry per key, in the same order, `None` where there is
+    /// no item. Not a consistent snapshot: each item is as a [`Store::get`] would have read it
+    /// at some moment during the call. Backends read many keys in one round trip where they
+    /// can; this default reads them one after another.
+    async fn batch_get(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
+        let mut items = Vec::with_capacity(keys.len());
+        for key in keys {
+            items.push(self.get(key).await?);
+        }
+        Ok(items)
+    }
+
     /// Writes one item, replacing any item with the same key, if `condition` holds.
     async fn put(&self, item: Item, condition: Condition) -> StoreResult<()>;
 
