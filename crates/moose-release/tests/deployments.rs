@@ -17,23 +17,6 @@ use moose_release::ReleaseError;
 use moose_release::deployments::{self, DeploymentView};
 use serde_json::{Value, json};
 
-fn client(url: &str) -> aws_sdk_codedeploy::Client {
-    let config = aws_sdk_codedeploy::Config::builder()
-        .behavior_version(aws_sdk_codedeploy::config::BehaviorVersion::latest())
-        .region(aws_sdk_codedeploy::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_codedeploy::config::Credentials::new(
-            "moose-test",
-            "moose-test",
-            None,
-            None,
-            "test",
-        ))
-        .retry_config(aws_sdk_codedeploy::config::retry::RetryConfig::disabled())
-        .endpoint_url(url)
-        .build();
-    aws_sdk_codedeploy::Client::from_conf(config)
-}
-
 type Script = dyn Fn(&str, &Value) -> (u16, Value) + Send + Sync;
 
 /// An awsJson1.1 endpoint answering `(operation, input)` with `script`; records the operations.
@@ -81,7 +64,7 @@ async fn the_application_is_found_by_its_exact_name_or_on_a_later_page() {
         _ => (400, json!({"__type": "InvalidInputException", "message": "unexpected"})),
     }))
     .await;
-    let cd = client(&url);
+    let cd = common::codedeploy_client(&url);
     // A self-named application is taken as it is.
     assert_eq!(
         deployments::find_application(&cd, "moose")
@@ -119,7 +102,7 @@ async fn a_refused_call_is_an_aws_error_naming_it() {
         )
     }))
     .await;
-    let cd = client(&url);
+    let cd = common::codedeploy_client(&url);
     let err = deployments::find_application(&cd, "moose")
         .await
         .unwrap_err();
@@ -151,7 +134,7 @@ async fn a_sparse_or_missing_deployment_record_is_read_as_far_as_it_goes() {
         _ => (400, json!({"__type": "DeploymentDoesNotExistException", "message": "no such deployment"})),
     }))
     .await;
-    let cd = client(&url);
+    let cd = common::codedeploy_client(&url);
     let err = deployments::deployment(&cd, "d-EMPTY").await.unwrap_err();
     assert_eq!(err.to_string(), "GetDeployment d-EMPTY: no deploymentInfo");
 
@@ -204,7 +187,7 @@ async fn the_deployments_of_a_window_are_sorted_by_group_and_older_ones_left_out
     ] {
         fake.add_deployment(id, app, group, vec![Step::to("Succeeded")]);
     }
-    let cd = client(fake.url());
+    let cd = common::codedeploy_client(fake.url());
     let all = deployments::deployments_since(&cd, app, since)
         .await
         .unwrap();

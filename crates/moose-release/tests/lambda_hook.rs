@@ -272,23 +272,6 @@ async fn start_lambda(fake: Lambda) -> (aws_sdk_lambda::Client, Arc<Lambda>) {
     (aws_sdk_lambda::Client::from_conf(config), fake)
 }
 
-fn codedeploy(url: &str) -> aws_sdk_codedeploy::Client {
-    let config = aws_sdk_codedeploy::Config::builder()
-        .behavior_version(aws_sdk_codedeploy::config::BehaviorVersion::latest())
-        .region(aws_sdk_codedeploy::config::Region::new("eu-central-1"))
-        .credentials_provider(aws_sdk_codedeploy::config::Credentials::new(
-            "moose-test",
-            "moose-test",
-            None,
-            None,
-            "test",
-        ))
-        .retry_config(aws_sdk_codedeploy::config::retry::RetryConfig::disabled())
-        .endpoint_url(url)
-        .build();
-    aws_sdk_codedeploy::Client::from_conf(config)
-}
-
 fn functions(list: &[(&str, Behaviour)]) -> HashMap<String, Behaviour> {
     list.iter().map(|(f, b)| ((*f).to_owned(), *b)).collect()
 }
@@ -407,9 +390,14 @@ async fn the_hook_checks_every_new_version_and_reports_success_to_codedeploy() {
         _ => None,
     })
     .unwrap();
-    let outcome = hook::pre_traffic(&event("d-OK"), &settings, &lambda, &codedeploy(cd.url()))
-        .await
-        .unwrap();
+    let outcome = hook::pre_traffic(
+        &event("d-OK"),
+        &settings,
+        &lambda,
+        &common::codedeploy_client(cd.url()),
+    )
+    .await
+    .unwrap();
     assert_eq!(outcome.status, "Succeeded", "{outcome:#?}");
     assert_eq!(
         cd.hook_statuses(),
@@ -481,9 +469,14 @@ async fn a_broken_version_fails_the_hook_and_codedeploy_hears_failed() {
         ],
         credential: None,
     };
-    let outcome = hook::pre_traffic(&event("d-BAD"), &settings, &lambda, &codedeploy(cd.url()))
-        .await
-        .unwrap();
+    let outcome = hook::pre_traffic(
+        &event("d-BAD"),
+        &settings,
+        &lambda,
+        &common::codedeploy_client(cd.url()),
+    )
+    .await
+    .unwrap();
     assert_eq!(outcome.status, "Failed");
     assert_eq!(cd.hook_statuses().len(), 1);
     assert_eq!(cd.hook_statuses()[0].status, "Failed");
@@ -541,9 +534,14 @@ async fn a_report_codedeploy_keeps_refusing_is_retried_then_given_up() {
         credential: None,
     };
     let started = std::time::Instant::now();
-    let err = hook::pre_traffic(&event("d-GONE"), &settings, &lambda, &codedeploy(&url))
-        .await
-        .unwrap_err();
+    let err = hook::pre_traffic(
+        &event("d-GONE"),
+        &settings,
+        &lambda,
+        &common::codedeploy_client(&url),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, ReleaseError::Aws(_)), "{err:?}");
     let text = err.to_string();
     assert!(

@@ -187,3 +187,22 @@ pub fn sunny_longitude_now() -> f64 {
     let lon = (12.0 - secs_of_day / 3600.0) * 15.0;
     if lon < -180.0 { lon + 360.0 } else { lon }
 }
+
+/// A CodeDeploy client of the fake at `url`, with test credentials and no retries (the tests
+/// script every answer, a retry would hide one).
+pub fn codedeploy_client(url: &str) -> aws_sdk_codedeploy::Client {
+    let config = aws_sdk_codedeploy::Config::builder()
+        .behavior_version(aws_sdk_codedeploy::config::BehaviorVersion::latest())
+        .region(aws_sdk_codedeploy::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_codedeploy::config::Credentials::new(
+            "moose-test",
+            "moose-test",
+            None,
+            None,
+            "test",
+        ))
+        .retry_config(aws_sdk_codedeploy::config::retry::RetryConfig::disabled())
+        .endpoint_url(url)
+        .build();
+    aws_sdk_codedeploy::Client::from_conf(config)
+}
