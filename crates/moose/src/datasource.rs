@@ -70,23 +70,20 @@ pub(crate) struct DemoSource {
 
 /// Makes the demo account an owner of every demo system, so the incidents of the scenario
 /// reach it as notifications (system incidents go to the system's members) and every owner
-/// control shows in the console. Runs once the fleet is discovered; existing memberships stay.
-pub(crate) async fn own_demo_fleet(
-    client: &SolarWebClient,
-    repo: &moose_solardata::SolarRepo,
+/// control shows in the console. Existing memberships stay.
+async fn own_demo_fleet(
+    systems: &[moose_solardata::SystemMeta],
     auth: &moose_auth::AuthService,
     owner: moose_auth::User,
 ) {
     let granted = async {
-        moose_solardata::discover(client, repo).await?;
-        let systems = repo.all_systems().await?;
         let actor = moose_auth::Principal {
             credential: moose_auth::Credential::Session {
                 session: "demo-setup".into(),
             },
             user: owner,
         };
-        for meta in &systems {
+        for meta in systems {
             if auth.membership(&actor.user.id, &meta.id).await?.is_none() {
                 let membership = moose_auth::Membership {
                     system: meta.id.clone(),
@@ -110,17 +107,41 @@ pub(crate) async fn own_demo_fleet(
 /// Days of history the demo loads at its first start.
 const DEMO_HISTORY_DAYS: i64 = 30;
 
+/// Readies the demo's store once at start: discovers the simulated fleet, makes the demo
+/// account its owner, then loads the month of history.
+pub(crate) async fn prepare_demo(
+    client: &SolarWebClient,
+    repo: &moose_solardata::SolarRepo,
+    auth: &moose_auth::AuthService,
+    owner: moose_auth::User,
+    cancel: &CancellationToken,
+) {
+    let discovered = async {
+        moose_solardata::discover(client, repo).await?;
+        Ok::<_, anyhow::Error>(repo.all_systems().await?)
+    }
+    .await;
+    match discovered {
+        Ok(systems) => {
+            own_demo_fleet(&systems, auth, owner).await;
+            backfill_demo_month(client, repo, &systems, cancel).await;
+        }
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "demo: the simulated fleet could not be discovered; live polling will retry");
+        }
+    }
+}
+
 /// Loads the last month of the simulated fleet's history into the store, so a new user sees
 /// charts, KPIs and the incidents of the month at once; a progress line now and then. Days
 /// already stored are skipped, so a restart costs nothing.
-pub(crate) async fn backfill_demo_month(
+async fn backfill_demo_month(
     client: &SolarWebClient,
     repo: &moose_solardata::SolarRepo,
+    systems: &[moose_solardata::SystemMeta],
     cancel: &CancellationToken,
 ) {
     let loaded = async {
-        moose_solardata::discover(client, repo).await?;
-        let systems = repo.all_systems().await?;
         let today = jiff::Timestamp::now()
             .to_zoned_datetime(jiff::tz::TimeZone::UTC)
             .date();
@@ -131,7 +152,7 @@ pub(crate) async fn backfill_demo_month(
         eprintln!("demo: loading {DEMO_HISTORY_DAYS} days of history of the simulated fleet ({from} to {to}) …");
         let started = std::time::Instant::now();
         let mut last_line = std::time::Instant::now();
-        let done = moose_solardata::backfill(client, repo, &systems, from, to, cancel, |p| {
+        let done = moose_solardata::backfill(client, repo, systems, from, to, cancel, |p| {
             if last_line.elapsed() >= Duration::from_secs(5) {
                 last_line = std::time::Instant::now();
                 eprintln!(

@@ -117,8 +117,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     if let Some((client, owner)) = history {
         let (repo, token, auth) = (app.solar_repo(), shutdown.clone(), app.auth().clone());
         tokio::spawn(async move {
-            datasource::own_demo_fleet(&client, &repo, &auth, owner).await;
-            datasource::backfill_demo_month(&client, &repo, &token).await;
+            datasource::prepare_demo(&client, &repo, &auth, owner, &token).await;
         });
     }
     if let Some(client) = source {
