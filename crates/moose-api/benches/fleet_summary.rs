@@ -4,7 +4,8 @@
 //! today's 5-minute records so far (the day aggregate the summary reads) and no status yet, an
 //! administrator who sees them all; the first request fills the clear-sky cache (printed apart),
 //! then `ROUNDS` requests of the first page of 100 (totals always cover all 1,000) and `ROUNDS` of
-//! the whole fleet in one page, as the console asks for it. Prints p50/p99 (goal p99 ≤ 50 ms).
+//! the whole fleet in one page, as the console asks for it. Prints p50/p99 of the time until the
+//! whole body is received (goal p99 ≤ 50 ms).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -29,7 +30,10 @@ fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
     v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
-async fn get(app: &axum::Router, uri: &str, token: &str) -> (u16, Value) {
+/// Status, body, and the time until the whole body was received (the client's parsing of the
+/// JSON is not the server's latency and is left out).
+async fn get(app: &axum::Router, uri: &str, token: &str) -> (u16, Value, f64) {
+    let started = Instant::now();
     let req = Request::builder()
         .uri(uri)
         .header("authorization", format!("Bearer {token}"))
@@ -40,9 +44,11 @@ async fn get(app: &axum::Router, uri: &str, token: &str) -> (u16, Value) {
     let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
         .await
         .unwrap();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
     (
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        ms,
     )
 }
 
@@ -128,7 +134,7 @@ async fn main() {
     let token = v["access_token"].as_str().unwrap().to_owned();
     let uri = "/api/fleet/summary?limit=100";
     let first = Instant::now();
-    let (status, body) = get(&app, uri, &token).await;
+    let (status, body, _) = get(&app, uri, &token).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["totals"]["systems"], SYSTEMS);
     assert_eq!(body["systems"].as_array().unwrap().len(), 100);
@@ -140,15 +146,15 @@ async fn main() {
     for (limit, uri) in [(100, uri), (SYSTEMS, "/api/fleet/summary?limit=1000")] {
         let mut times = Vec::with_capacity(ROUNDS);
         for _ in 0..ROUNDS {
-            let t = Instant::now();
-            let (status, body) = get(&app, uri, &token).await;
+            let (status, body, ms) = get(&app, uri, &token).await;
             assert_eq!(status, 200);
             assert_eq!(body["systems"].as_array().map(Vec::len), Some(limit));
-            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            times.push(ms);
         }
         let p99 = percentile(times.clone(), 0.99);
+        let worst = percentile(times.clone(), 1.0);
         println!(
-            "GET /api/fleet/summary, {SYSTEMS} systems, page of {limit}: p50 {:.1} ms, p99 {p99:.1} ms over {ROUNDS} requests (goal p99 ≤ 50 ms: {})",
+            "GET /api/fleet/summary, {SYSTEMS} systems, page of {limit}: p50 {:.1} ms, p99 {p99:.1} ms, worst {worst:.1} ms over {ROUNDS} requests (goal p99 ≤ 50 ms: {})",
             percentile(times, 0.5),
             if p99 <= 50.0 { "met" } else { "NOT met" }
         );
