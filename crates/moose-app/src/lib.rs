@@ -171,8 +171,8 @@ impl App {
         moose_api::router(self.api_state(), self.http_limits())
     }
 
-    /// How the web console of `moose serve` signs people in: local accounts, and Supabase when
-    /// both `SUPABASE_URL` and `SUPABASE_ANON_KEY` are set.
+    /// How the web console of `moose serve` signs people in (local accounts, and Supabase when
+    /// both `SUPABASE_URL` and `SUPABASE_ANON_KEY` are set) and where its map's tiles come from.
     pub fn console_settings(&self) -> moose_console::ConsoleSettings {
         let sb = &self.config.supabase;
         moose_console::ConsoleSettings {
@@ -181,6 +181,13 @@ impl App {
                 .clone()
                 .zip(sb.anon_key.clone())
                 .map(|(url, anon_key)| moose_console::SupabaseProject { url, anon_key }),
+            tiles: self.config.console.tile_url.as_deref().map(|url| {
+                moose_console::TileLayer {
+                    // Checked when the configuration was loaded.
+                    url: moose_domain::TileUrl::parse(url).expect("validated tile URL"),
+                    attribution: self.config.console.tile_attribution.clone(),
+                }
+            }),
         }
     }
 

@@ -308,6 +308,22 @@ pub const VARIABLES: &[Variable] = &[
         applies: Applies::On(ALL_HOSTS),
     },
     Variable {
+        name: "MOOSE_CONSOLE_TILE_URL",
+        path: "console.tile_url",
+        kind: Kind::Text,
+        default: "",
+        doc: "Map tiles under the console's fleet map: an http(s) URL template with `{z}`, `{x}` and `{y}`, e.g. `https://tile.openstreetmap.org/{z}/{x}/{y}.png` (its origin is added to the console's Content-Security-Policy). Unset, the map is drawn without tiles and works offline.",
+        applies: Applies::On(&[Host::Serve]),
+    },
+    Variable {
+        name: "MOOSE_CONSOLE_TILE_ATTRIBUTION",
+        path: "console.tile_attribution",
+        kind: Kind::Text,
+        default: "",
+        doc: "Attribution text the tile provider requires, shown under the map (e.g. `© OpenStreetMap contributors`); unset, the tile host's name is shown.",
+        applies: Applies::On(&[Host::Serve]),
+    },
+    Variable {
         name: "SUPABASE_URL",
         path: "supabase.url",
         kind: Kind::Text,

@@ -16,8 +16,8 @@ mod validate;
 
 pub use load::{ConfigError, Loaded, Overrides, Problem, Sources, load};
 pub use model::{
-    AssistantConfig, AuthConfig, Config, HttpConfig, JobsConfig, LogConfig, LogFormat,
-    NotifyConfig, PollConfig, SolarWebConfig, StoreBackend, StoreConfig, SupabaseConfig,
+    AssistantConfig, AuthConfig, Config, ConsoleConfig, HttpConfig, JobsConfig, LogConfig,
+    LogFormat, NotifyConfig, PollConfig, SolarWebConfig, StoreBackend, StoreConfig, SupabaseConfig,
 };
 pub use moose_domain::{REDACTED, Secret};
 

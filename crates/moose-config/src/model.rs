@@ -31,6 +31,20 @@ pub struct Config {
     pub assistant: AssistantConfig,
     /// `notify-user`: channels and links.
     pub notify: NotifyConfig,
+    /// The web console of `moose serve`.
+    pub console: ConsoleConfig,
+}
+
+/// The web console of `moose serve`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Map tiles under the fleet map: an `http(s)` URL template with `{z}`, `{x}` and `{y}`
+    /// (e.g. `https://tile.openstreetmap.org/{z}/{x}/{y}.png`). Unset, the map is drawn
+    /// without tiles and needs no network.
+    pub tile_url: Option<String>,
+    /// The attribution the tile provider requires, shown under the map.
+    pub tile_attribution: Option<String>,
 }
 
 /// The HTTP server.

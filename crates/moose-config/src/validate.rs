@@ -227,6 +227,19 @@ pub(crate) fn check(config: &Config, origin: impl Fn(&str) -> String) -> Vec<Pro
     {
         fail("supabase.url", e);
     }
+    if let Some(url) = &config.console.tile_url
+        && let Err(e) = moose_domain::TileUrl::parse(url)
+    {
+        fail("console.tile_url", e.to_string());
+    }
+    if let Some(text) = &config.console.tile_attribution
+        && (text.chars().count() > 300 || text.chars().any(char::is_control))
+    {
+        fail(
+            "console.tile_attribution",
+            "must be one line of at most 300 characters".into(),
+        );
+    }
     let a = &config.assistant;
     for (path, url) in [
         ("assistant.openai_base_url", Some(&a.openai_base_url)),

@@ -186,6 +186,38 @@ fn an_out_of_range_value_says_the_range_and_how_to_set_it() {
 }
 
 #[test]
+fn a_tile_url_without_its_placeholders_or_with_header_breaking_text_is_refused() {
+    for (bad, why) in [
+        ("https://tile.example.org/map.png", "has no {z}"),
+        ("tile.example.org/{z}/{x}/{y}.png", "not an http"),
+        (
+            "https://tile.example.org/{z}/{x}/{y}.png; script-src *",
+            "printable ASCII",
+        ),
+    ] {
+        let p = only_problem(&Sources {
+            env: env(&[("MOOSE_CONSOLE_TILE_URL", bad)]),
+            ..Sources::default()
+        });
+        assert_eq!(p.setting, "console.tile_url");
+        assert_eq!(p.origin, "MOOSE_CONSOLE_TILE_URL");
+        assert!(p.message.contains(why), "{bad}: {p}");
+    }
+    let loaded = load(&Sources {
+        env: env(&[(
+            "MOOSE_CONSOLE_TILE_URL",
+            "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        )]),
+        ..Sources::default()
+    })
+    .unwrap();
+    assert_eq!(
+        loaded.config.console.tile_url.as_deref(),
+        Some("https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+    );
+}
+
+#[test]
 fn a_missing_half_of_a_pair_is_named() {
     let p = only_problem(&Sources {
         env: env(&[("SOLAR_WEB_ACCESS_KEY_ID", "x")]),

@@ -239,14 +239,21 @@
   }
 
   // ---------------------------------------------------------------- sign-in
-  /** How one may sign in here: `local`, and `supabase` when the server has a project. */
-  let providers = null;
+  /**
+   * What the server tells the page before sign-in: how one may sign in (`local`, and `supabase`
+   * when the server has a project) and the map's tile layer (`null`: none). Asked once.
+   */
+  let pageConfig = null;
+  async function consoleConfig() {
+    if (!pageConfig) {
+      try { pageConfig = await sessionCall('GET', '/console/session'); } catch (_) { pageConfig = null; }
+    }
+    return pageConfig || { providers: ['local'], tiles: null };
+  }
   async function signInPage(message) {
     $('header.top').hidden = true;
     document.title = 'Sign in · Moose';
-    if (!providers) {
-      try { providers = (await sessionCall('GET', '/console/session')).providers; } catch (_) { providers = ['local']; }
-    }
+    const { providers } = await consoleConfig();
     const account = providers.includes('supabase') ? h('fieldset', {}, h('legend', {}, 'Account'),
       h('label', { class: 'inline' }, h('input', { type: 'radio', name: 'provider', value: 'local', checked: true }), 'Moose account'), ' ',
       h('label', { class: 'inline' }, h('input', { type: 'radio', name: 'provider', value: 'supabase' }), 'Supabase account')) : null;
@@ -378,34 +385,72 @@
       h('caption', { class: 'muted small' }, 'Every system you may see; today is each site\'s local day.'),
       h('thead', {}, head), body));
     root.append(count, wrap, pager);
-    root.append(h('h2', {}, 'Map'), fleetMap(rows));
+    root.append(h('h2', {}, 'Map'), fleetMap(rows, (await consoleConfig()).tiles));
   }
 
-  /** The fleet's positions on an equirectangular map fitted to them: works offline, no tiles. */
-  function fleetMap(rows) {
+  /**
+   * The fleet's positions on a Web Mercator map fitted to them. With a tile server configured
+   * (`MOOSE_CONSOLE_TILE_URL`) its tiles are drawn underneath at the whole zoom level that fits;
+   * without one, or when the tiles do not load, the dots stand on a plain graticule, so the map
+   * works offline.
+   */
+  function fleetMap(rows, tiles) {
     // The worst states are drawn last, on top: a fault is never hidden under a healthy neighbour.
     const placed = rows.filter((r) => r.location && r.location.latitude != null)
       .sort((a, b) => STATE_ORDER.indexOf(b.state) - STATE_ORDER.indexOf(a.state));
     if (!placed.length) return h('p', { class: 'muted' }, 'No system has a known position yet.');
-    const W = 960; const H = 440; const pad = 24;
-    const lats = placed.map((r) => r.location.latitude); const lons = placed.map((r) => r.location.longitude);
-    let [minLat, maxLat, minLon, maxLon] = [Math.min(...lats), Math.max(...lats), Math.min(...lons), Math.max(...lons)];
-    const spanLat = Math.max(maxLat - minLat, 4); const spanLon = Math.max(maxLon - minLon, 6);
-    minLat -= spanLat * 0.08; maxLat += spanLat * 0.08; minLon -= spanLon * 0.05; maxLon += spanLon * 0.05;
-    const x = (lon) => pad + ((lon - minLon) / (maxLon - minLon)) * (W - 2 * pad);
-    const y = (lat) => pad + ((maxLat - lat) / (maxLat - minLat)) * (H - 2 * pad);
+    const W = 960; const H = 440; const pad = 24; const TILE = 256; const MAX_ZOOM = 18;
+    // Web Mercator in units of the whole world (0..1 both ways), as slippy-map tiles are cut.
+    const mx = (lon) => (lon + 180) / 360;
+    const my = (lat) => {
+      const phi = (Math.max(-85.05, Math.min(85.05, lat)) * Math.PI) / 180;
+      return (1 - Math.asinh(Math.tan(phi)) / Math.PI) / 2;
+    };
+    const xs = placed.map((r) => mx(r.location.longitude)); const ys = placed.map((r) => my(r.location.latitude));
+    const [minX, maxX, minY, maxY] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+    const spanX = Math.max(maxX - minX, 6 / 360) * 1.1; const spanY = Math.max(maxY - minY, 4 / 360) * 1.16;
+    // Pixels per world: the largest that shows every dot; a whole zoom level when tiles are drawn.
+    let scale = Math.min((W - 2 * pad) / spanX, (H - 2 * pad) / spanY, TILE * 2 ** MAX_ZOOM);
+    const zoom = Math.max(0, Math.min(MAX_ZOOM, Math.floor(Math.log2(scale / TILE))));
+    if (tiles) scale = TILE * 2 ** zoom;
+    const cx = (minX + maxX) / 2; const cy = (minY + maxY) / 2;
+    const x = (lon) => W / 2 + (mx(lon) - cx) * scale;
+    const y = (lat) => H / 2 + (my(lat) - cy) * scale;
     const cls = (st) => ({ ok: 'ok', faulty: 'bad', offline: 'bad', not_producing: 'bad', underperforming: 'warn', maintenance: 'maint' }[st] || 'unknown');
-    const grid = [];
-    for (let lat = Math.ceil(minLat / 10) * 10; lat <= maxLat; lat += 10) {
-      grid.push(s('line', { class: 'grid', x1: pad, x2: W - pad, y1: y(lat), y2: y(lat) }), s('text', { x: 2, y: y(lat) - 2 }, `${lat}°`));
+    const under = [];
+    if (tiles) {
+      const n = 2 ** zoom;
+      const [c0, c1] = [Math.floor((cx - W / 2 / scale) * n), Math.floor((cx + W / 2 / scale) * n)];
+      const [r0, r1] = [Math.max(0, Math.floor((cy - H / 2 / scale) * n)), Math.min(n - 1, Math.floor((cy + H / 2 / scale) * n))];
+      for (let row = r0; row <= r1; row += 1) {
+        for (let col = c0; col <= c1; col += 1) {
+          const wrapped = ((col % n) + n) % n;
+          const href = tiles.url.replace('{z}', zoom).replace('{x}', wrapped).replace('{y}', row);
+          const img = s('image', { class: 'tile', href, x: (W / 2 + (col / n - cx) * scale).toFixed(1), y: (H / 2 + (row / n - cy) * scale).toFixed(1), width: TILE, height: TILE, 'aria-hidden': 'true' });
+          // A tile that does not load is taken away, or the browser draws a broken-image icon.
+          img.addEventListener('error', () => img.remove());
+          under.push(img);
+        }
+      }
     }
-    for (let lon = Math.ceil(minLon / 20) * 20; lon <= maxLon; lon += 20) {
-      grid.push(s('line', { class: 'grid', y1: pad, y2: H - pad, x1: x(lon), x2: x(lon) }), s('text', { x: x(lon) + 2, y: H - 4 }, `${lon}°`));
+    // The graticule, every 1, 5, 10 or 20 degrees as the span asks; under tiles it shows where
+    // tiles are missing.
+    const latSpan = (H / scale) * 360; const step = [1, 5, 10, 20].find((d) => latSpan / d <= 8) || 30;
+    const south = -85; const north = 85;
+    for (let lat = Math.ceil(south / step) * step; lat <= north; lat += step) {
+      const yy = y(lat);
+      if (yy > 0 && yy < H) under.push(s('line', { class: 'grid', x1: 0, x2: W, y1: yy, y2: yy }), s('text', { x: 2, y: yy - 2 }, `${lat}°`));
+    }
+    for (let lon = -180; lon <= 180; lon += step) {
+      const xx = x(lon);
+      if (xx > 0 && xx < W) under.push(s('line', { class: 'grid', y1: 0, y2: H, x1: xx, x2: xx }), s('text', { x: xx + 2, y: H - 4 }, `${lon}°`));
     }
     const dots = placed.map((r) => s('a', { href: `#/systems/${encodeURIComponent(r.id)}`, 'aria-label': `${r.name}: ${STATE_LABEL[r.state] || r.state}` },
       s('circle', { class: cls(r.state), cx: x(r.location.longitude).toFixed(1), cy: y(r.location.latitude).toFixed(1), r: rows.length > 200 ? 4 : 7 },
         s('title', {}, `${r.name} — ${STATE_LABEL[r.state] || r.state}, ${energy(r.today.produced_wh)} today`))));
-    return s('svg', { class: 'map', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `Map of ${placed.length} systems by status` }, grid, dots);
+    const map = s('svg', { class: tiles ? 'map tiled' : 'map', viewBox: `0 0 ${W} ${H}`, role: 'img', 'data-zoom': tiles ? zoom : null, 'aria-label': `Map of ${placed.length} systems by status` }, under, dots);
+    if (!tiles) return map;
+    return h('figure', { class: 'map-figure' }, map, h('figcaption', { class: 'muted small' }, tiles.attribution));
   }
 
   // ---------------------------------------------------------------- one system

@@ -13,7 +13,8 @@
 //!   cannot send and a cross-site script cannot send without a CORS preflight Moose never
 //!   grants: the CSRF protection of the only cookie-authenticated requests;
 //! - every console response carries a Content-Security-Policy without `unsafe-inline`
-//!   (scripts and styles only from this origin; no frames), `nosniff`, no referrer.
+//!   (scripts and styles only from this origin, images also from the configured tile server;
+//!   no frames), `nosniff`, no referrer.
 
 pub mod session;
 mod supabase;
@@ -25,11 +26,20 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use moose_auth::AuthService;
+use moose_domain::TileUrl;
 
-/// The console's Content-Security-Policy: nothing inline, nothing from elsewhere.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
-     style-src 'self'; img-src 'self' data:; connect-src 'self'; manifest-src 'self'; \
-     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/// The console's Content-Security-Policy: nothing inline, nothing from elsewhere, except
+/// images from the map's tile server when one is configured.
+pub fn content_security_policy(tiles: Option<&TileUrl>) -> String {
+    let tile_origin = tiles
+        .map(|t| format!(" {}", t.origin()))
+        .unwrap_or_default();
+    format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; \
+         img-src 'self' data:{tile_origin}; connect-src 'self'; manifest-src 'self'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
 
 /// One embedded file.
 struct Asset {
@@ -72,6 +82,18 @@ pub struct ConsoleSettings {
     /// Supabase sign-in (e-mail and password against the project's Auth), offered beside local
     /// accounts when the project URL and its anon key are configured.
     pub supabase: Option<SupabaseProject>,
+    /// Map tiles under the fleet map; `None`, the map is drawn without tiles (and needs no
+    /// network).
+    pub tiles: Option<TileLayer>,
+}
+
+/// A slippy-map tile server the fleet map draws its background from.
+#[derive(Debug, Clone)]
+pub struct TileLayer {
+    /// `MOOSE_CONSOLE_TILE_URL`.
+    pub url: TileUrl,
+    /// `MOOSE_CONSOLE_TILE_ATTRIBUTION`: the credit the provider requires (else its host).
+    pub attribution: Option<String>,
 }
 
 /// A Supabase project the console signs in against.
@@ -88,14 +110,20 @@ pub struct SupabaseProject {
 pub(crate) struct Console {
     pub(crate) auth: AuthService,
     pub(crate) supabase: Option<Arc<supabase::Client>>,
+    pub(crate) tiles: Option<TileLayer>,
 }
 
 /// The console's routes: the page at `/`, its assets under `/console/`, and the browser session
 /// under `/console/session`. Merged into the API router by `moose serve` (not on Lambda,
 /// where API Gateway serves only the API).
 pub fn router(auth: AuthService, settings: ConsoleSettings) -> Router {
+    let csp = HeaderValue::from_str(&content_security_policy(
+        settings.tiles.as_ref().map(|t| &t.url),
+    ))
+    .expect("a TileUrl's origin is a valid header value");
     let console = Console {
         auth,
+        tiles: settings.tiles,
         supabase: settings
             .supabase
             .map(|p| Arc::new(supabase::Client::new(p))),
@@ -121,7 +149,9 @@ pub fn router(auth: AuthService, settings: ConsoleSettings) -> Router {
     }
     router
         .with_state(console)
-        .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::map_response(move |r| {
+            security_headers(r, csp.clone())
+        }))
 }
 
 fn page(body: &'static [u8], content_type: &'static str) -> Response {
@@ -138,10 +168,10 @@ fn page(body: &'static [u8], content_type: &'static str) -> Response {
 }
 
 /// The headers every console response carries (pages, assets, session answers).
-async fn security_headers(mut response: Response) -> Response {
+async fn security_headers(mut response: Response, csp: HeaderValue) -> Response {
     let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     for (name, value) in [
-        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "no-referrer"),
         (header::X_FRAME_OPTIONS, "DENY"),

@@ -166,13 +166,20 @@ fn session_response(console: &Console, tokens: &Tokens, secure: bool) -> Respons
     response
 }
 
-/// `GET /console/session`: how one may sign in here.
+/// `GET /console/session`: what the page needs before anyone signs in: how one may sign in
+/// here, and the fleet map's tile layer (`null`: none).
 pub(crate) async fn providers(State(console): State<Console>) -> Json<serde_json::Value> {
     let mut providers = vec!["local"];
     if console.supabase.is_some() {
         providers.push("supabase");
     }
-    Json(serde_json::json!({"providers": providers}))
+    let tiles = console.tiles.as_ref().map(|t| {
+        serde_json::json!({
+            "url": t.url.template(),
+            "attribution": t.attribution.clone().unwrap_or_else(|| format!("Map tiles: {}", t.url.origin())),
+        })
+    });
+    Json(serde_json::json!({"providers": providers, "tiles": tiles}))
 }
 
 /// `POST /console/session` `{email, password, provider?}`: signs in (a local account by

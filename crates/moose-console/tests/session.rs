@@ -294,6 +294,7 @@ async fn console_with_supabase(
             url: supabase.url().to_owned(),
             anon_key: moose_domain::Secret::new(anon_key),
         }),
+        tiles: None,
     };
     (moose_console::router(auth.clone(), console), auth, dir)
 }
@@ -311,7 +312,7 @@ async fn supabase_accounts_sign_in_and_refresh_through_the_server() {
             .unwrap(),
     )
     .await;
-    assert_eq!(providers.body, json!({"providers": ["local", "supabase"]}));
+    assert_eq!(providers.body["providers"], json!(["local", "supabase"]));
 
     let wrong = json!({"email": "field@example.com", "password": "nope", "provider": "supabase"});
     let answer = send(&app, post("/console/session", Some(wrong), None, true)).await;
@@ -367,7 +368,7 @@ async fn supabase_sign_in_is_refused_clearly_when_it_is_not_set_up_or_misconfigu
             .unwrap(),
     )
     .await;
-    assert_eq!(providers.body, json!({"providers": ["local"]}));
+    assert_eq!(providers.body["providers"], json!(["local"]));
     let body = json!({"email": "a@example.com", "password": "whatever1", "provider": "supabase"});
     let answer = send(
         &app,
@@ -395,4 +396,91 @@ async fn supabase_sign_in_is_refused_clearly_when_it_is_not_set_up_or_misconfigu
         answer.body
     );
     assert!(!String::from_utf8_lossy(&answer.bytes).contains("not-the-anon-key"));
+}
+
+/// The CSP's `img-src` sources.
+fn img_sources(answer: &Answer) -> Vec<String> {
+    let csp = answer.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    let directive = csp
+        .split(';')
+        .map(str::trim)
+        .find(|d| d.starts_with("img-src "))
+        .unwrap_or_else(|| panic!("no img-src in {csp}"));
+    directive
+        .split_whitespace()
+        .skip(1)
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn without_a_tile_server_the_page_loads_images_from_itself_only() {
+    let (app, _dir) = console().await;
+    let page = send(&app, Request::get("/").body(Body::empty()).unwrap()).await;
+    assert_eq!(img_sources(&page), ["'self'", "data:"]);
+    let config = send(
+        &app,
+        Request::get("/console/session")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(config.status, StatusCode::OK);
+    assert_eq!(config.body["tiles"], Value::Null);
+    assert_eq!(config.body["providers"], json!(["local"]));
+}
+
+#[tokio::test]
+async fn a_configured_tile_server_is_told_to_the_page_and_allowed_by_the_csp() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn moose_store::Store> = Arc::new(
+        moose_store_sqlite::SqliteStore::open(dir.path())
+            .await
+            .unwrap(),
+    );
+    let auth = AuthService::new(store, AuthSettings::default());
+    let settings = |attribution: Option<&str>| moose_console::ConsoleSettings {
+        tiles: Some(moose_console::TileLayer {
+            url: moose_domain::TileUrl::parse("https://tiles.example.org:8443/osm/{z}/{x}/{y}.png")
+                .unwrap(),
+            attribution: attribution.map(str::to_owned),
+        }),
+        ..Default::default()
+    };
+    let app = moose_console::router(auth.clone(), settings(Some("© OpenStreetMap contributors")));
+    for path in ["/", "/console/console.js", "/console/session"] {
+        let answer = send(&app, Request::get(path).body(Body::empty()).unwrap()).await;
+        assert_eq!(
+            img_sources(&answer),
+            ["'self'", "data:", "https://tiles.example.org:8443"],
+            "{path}"
+        );
+    }
+    let config = send(
+        &app,
+        Request::get("/console/session")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        config.body["tiles"],
+        json!({"url": "https://tiles.example.org:8443/osm/{z}/{x}/{y}.png",
+               "attribution": "© OpenStreetMap contributors"})
+    );
+    // No attribution configured: the page still credits the tile host.
+    let app = moose_console::router(auth, settings(None));
+    let config = send(
+        &app,
+        Request::get("/console/session")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        config.body["tiles"]["attribution"],
+        "Map tiles: https://tiles.example.org:8443"
+    );
 }

@@ -7,7 +7,9 @@
 pub mod ids;
 pub mod keys;
 mod secret;
+pub mod tiles;
 pub mod time;
 
 pub use ids::{DeviceId, IdError, SystemId, UserId};
 pub use secret::{REDACTED, Secret};
+pub use tiles::{TileUrl, TileUrlError};

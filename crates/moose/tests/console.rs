@@ -16,10 +16,12 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::tiles::TileServer;
 use support::webdriver::{Browser, Driver};
 
 const BIN: &str = env!("CARGO_BIN_EXE_moose");
 const WIDTH: u32 = 1280;
+const TILE_CREDIT: &str = "Test tiles © nobody";
 
 /// `moose serve --demo` on a free port; killed on drop.
 struct Demo {
@@ -29,10 +31,13 @@ struct Demo {
 }
 
 impl Demo {
-    fn start(dir: &Path) -> Self {
+    /// With the fleet map's tiles from `tiles`.
+    fn start(dir: &Path, tiles: &str) -> Self {
         let mut child = Command::new(BIN)
             .env_clear()
             .env("NO_COLOR", "1")
+            .env("MOOSE_CONSOLE_TILE_URL", tiles)
+            .env("MOOSE_CONSOLE_TILE_ATTRIBUTION", TILE_CREDIT)
             .args([
                 "serve",
                 "--demo",
@@ -159,13 +164,85 @@ async fn sign_in(browser: &Browser, url: &str, email: &str, password: &str) {
         .await;
 }
 
+/// The fleet map over the test tile server: drawn at one zoom level, with each system's dot on
+/// the image of the very tile that holds its position (the page's Web Mercator agrees with the
+/// tiles'), each such tile fetched from the server, and the provider credited.
+async fn map_stands_on_its_tiles(browser: &Browser, summary: &Value, tiles: &TileServer) {
+    let drawn = browser
+        .wait_for(
+            "the map's tiles",
+            "const svg = document.querySelector('svg.map'); const imgs = svg && svg.querySelectorAll('image.tile'); \
+             if (!imgs || !imgs.length) return null; \
+             return { zoom: +svg.dataset.zoom, \
+               credit: document.querySelector('.map-figure figcaption').textContent, \
+               tiles: [...imgs].map(i => [i.getAttribute('href'), +i.getAttribute('x'), +i.getAttribute('y'), +i.getAttribute('width')]), \
+               dots: [...svg.querySelectorAll('a')].map(a => [decodeURIComponent(a.getAttribute('href').split('/').pop()), \
+                 +a.firstChild.getAttribute('cx'), +a.firstChild.getAttribute('cy')]) }",
+            20,
+        )
+        .await;
+    assert_eq!(drawn["credit"], TILE_CREDIT);
+    let zoom = drawn["zoom"].as_u64().unwrap() as u32;
+    assert!((1..=18).contains(&zoom), "{drawn}");
+    let n = f64::from(1u32 << zoom);
+    for system in summary["systems"].as_array().unwrap() {
+        let (lat, lon) = (
+            system["location"]["latitude"].as_f64().unwrap(),
+            system["location"]["longitude"].as_f64().unwrap(),
+        );
+        // The slippy-map tile holding (lat, lon) at this zoom.
+        let phi = lat.to_radians();
+        let tx = ((lon + 180.0) / 360.0 * n).floor() as u32;
+        let ty = ((1.0 - phi.tan().asinh() / std::f64::consts::PI) / 2.0 * n).floor() as u32;
+        let href = tiles
+            .template
+            .replace("{z}", &zoom.to_string())
+            .replace("{x}", &tx.to_string())
+            .replace("{y}", &ty.to_string());
+        let image = drawn["tiles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t[0] == href.as_str())
+            .unwrap_or_else(|| panic!("no tile {href} under {system}"));
+        let dot = drawn["dots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d[0] == system["id"])
+            .unwrap_or_else(|| panic!("no dot for {}", system["id"]));
+        let (x, y, size) = (
+            image[1].as_f64().unwrap(),
+            image[2].as_f64().unwrap(),
+            image[3].as_f64().unwrap(),
+        );
+        let (cx, cy) = (dot[1].as_f64().unwrap(), dot[2].as_f64().unwrap());
+        assert!(
+            (x - 0.1..=x + size + 0.1).contains(&cx) && (y - 0.1..=y + size + 0.1).contains(&cy),
+            "{} at ({cx}, {cy}) is not on its tile {href} at ({x}, {y})",
+            system["name"]
+        );
+        // The browser fetched it (the CSP let it through).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !tiles.asked().contains(&(zoom, tx, ty)) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "tile {href} was never fetched; asked: {:?}",
+                tiles.asked()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
 /// Rows of the fleet table, as the user sees them (status, name).
 const FLEET_ROWS: &str = "return [...document.querySelectorAll('#fleet-table tbody tr')].map(r => [r.cells[0].innerText.trim(), r.cells[1].innerText.trim()])";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_in_a_real_browser_from_sign_in_to_the_assistant() {
     let dir = tempfile::tempdir().unwrap();
-    let demo = Demo::start(dir.path());
+    let mut tiles = TileServer::start();
+    let demo = Demo::start(dir.path(), &tiles.template);
     let driver = Driver::start();
     let browser = driver.browser(WIDTH, 900).await;
     let url = demo.url.clone();
@@ -233,6 +310,33 @@ async fn the_console_in_a_real_browser_from_sign_in_to_the_assistant() {
         )
         .await;
     assert_eq!(dots.as_u64().unwrap() as usize, names.len());
+    map_stands_on_its_tiles(&browser, &summary, &tiles).await;
+    save(&browser, "fleet-map-tiles", true).await;
+
+    // With the tile server gone (no network), the reloaded page still maps every system.
+    tiles.stop();
+    let asked = tiles.asked().len();
+    browser
+        .js("window.beforeReload = true; location.reload()", json!([]))
+        .await;
+    let dots = browser
+        .wait_for(
+            "the map without tiles",
+            "const n = document.querySelectorAll('svg.map circle').length; \
+             return !window.beforeReload && n > 0 ? n : null",
+            20,
+        )
+        .await;
+    assert_eq!(dots.as_u64().unwrap() as usize, names.len());
+    assert_eq!(tiles.asked().len(), asked, "a stopped server answered");
+    // The tiles that could not load are taken away (no broken-image icons over the map).
+    browser
+        .wait_for(
+            "the failed tiles to go",
+            "return document.querySelectorAll('svg.map image.tile').length === 0",
+            20,
+        )
+        .await;
 
     // A system page draws today's production as bars, with the clear-sky curve.
     let first = summary["systems"]

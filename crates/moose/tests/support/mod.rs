@@ -1,6 +1,7 @@
 //! Helpers shared by the binary's tests.
 #![allow(dead_code)]
 
+pub mod tiles;
 pub mod webdriver;
 
 use std::net::{SocketAddr, TcpStream};

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,9 @@ impl Driver {
         let child = Command::new(&program)
             .arg(format!("--port={port}"))
             .arg("--allowed-ips=127.0.0.1")
+            // Its own process group, which the browsers it starts join: a test that panics
+            // before closing its session leaves no Chromium behind (see `Drop`).
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -85,6 +89,13 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // The whole group: chromedriver and every Chromium process it started.
+        // `--` before the negative id: without it procps' kill reads `-<pgid>` as an option and
+        // signals every process it may (-1).
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--"])
+            .arg(format!("-{}", self.child.id()))
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
