@@ -721,13 +721,44 @@
   }
 
   // ---------------------------------------------------------------- assistant
+  /** The conversation the next question continues (`null`: a new one). */
   let conversationId = null;
-  async function assistantPage(root) {
+  /**
+   * `#/assistant`: a new conversation; `#/assistant/<id>`: one of the user's earlier ones, its
+   * messages shown and continued. The user's conversations are listed beside, most recently
+   * active first.
+   */
+  async function assistantPage(root, [openId]) {
+    const [list, open] = await Promise.all([
+      get('/api/chat/conversations'),
+      openId ? get(`/api/chat/conversations/${encodeURIComponent(openId)}`) : null,
+    ]);
+    conversationId = open ? open.id : null;
     const log = h('div', { class: 'log', role: 'log', 'aria-live': 'polite', 'aria-label': 'Conversation' });
+    for (const m of (open && open.messages) || []) {
+      if (m.role === 'user') { log.append(h('p', { class: 'msg user' }, m.text)); continue; }
+      const text = h('span', {}, m.text);
+      const box = h('div', { class: 'msg assistant' }, text);
+      finishAnswer(box, text, { citations: m.citations, proposed_actions: m.proposed_actions });
+      log.append(box);
+    }
     const input = h('textarea', { rows: 3, required: true, placeholder: 'e.g. Which system produced the least this week, and why?' });
     const send = h('button', { type: 'submit' }, 'Ask');
     const form = h('form', { class: 'chat' }, field('Your question', input), h('p', {}, send));
-    root.append(h('h1', {}, 'Assistant'), h('p', { class: 'muted' }, 'Answers from your systems\' live data and the maintenance knowledge base, with sources.'), h('div', { class: 'chat' }, log, form));
+    const others = h('nav', { class: 'conversations', 'aria-label': 'Your conversations' }, h('h2', {}, 'Conversations'),
+      h('p', {}, h('a', { href: '#/assistant', class: 'new' }, 'New conversation')),
+      list.conversations.length ? h('ul', {}, list.conversations.map((c) => h('li', {},
+        h('a', { href: `#/assistant/${encodeURIComponent(c.id)}`, 'aria-current': c.id === conversationId ? 'page' : null }, c.title || 'Untitled'),
+        h('span', { class: 'muted small' }, ` ${when(c.updated_at)}`)))) : h('p', { class: 'muted' }, 'None yet.'));
+    const actions = [];
+    if (open) {
+      const del = h('button', { type: 'button', class: 'danger' }, 'Delete this conversation');
+      del.addEventListener('click', () => act(del, () => api('DELETE', `/api/chat/conversations/${encodeURIComponent(open.id)}`), () => { location.hash = '#/assistant'; }));
+      actions.push(h('p', {}, del));
+    }
+    root.append(h('h1', {}, open ? open.title || 'Assistant' : 'Assistant'),
+      h('p', { class: 'muted' }, 'Answers from your systems\' live data and the maintenance knowledge base, with sources.'),
+      h('div', { class: 'assistant-page' }, others, h('div', { class: 'chat' }, log, form, actions)));
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       const message = input.value.trim();
@@ -739,8 +770,17 @@
       answer.append(text);
       log.append(answer);
       send.disabled = true;
+      const started = conversationId;
       try {
         await ask(message, (t) => { text.textContent += t; log.scrollTop = log.scrollHeight; }, (done) => finishAnswer(answer, text, done));
+        // A new conversation now has an address: keep it in the URL (without re-drawing the
+        // page) and in the list.
+        if (!started && conversationId) {
+          history.replaceState(null, '', `#/assistant/${encodeURIComponent(conversationId)}`);
+          let ul = others.querySelector('ul');
+          if (!ul) { ul = h('ul', {}); others.querySelector('p.muted').replaceWith(ul); }
+          ul.prepend(h('li', {}, h('a', { href: `#/assistant/${encodeURIComponent(conversationId)}`, 'aria-current': 'page' }, message.slice(0, 80))));
+        }
       } catch (e) {
         text.textContent = e.message;
       } finally { send.disabled = false; input.focus(); }

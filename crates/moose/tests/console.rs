@@ -449,7 +449,82 @@ async fn the_console_in_a_real_browser_from_sign_in_to_the_assistant() {
     let answer = answer.as_str().unwrap();
     assert!(answer.len() > 80, "{answer}");
     assert!(answer.contains("Sources:"), "{answer}");
+    // The new conversation has its address and is listed; it is the API's latest one.
+    let opened = browser
+        .wait_for(
+            "the conversation's address",
+            "return location.hash.startsWith('#/assistant/') && decodeURIComponent(location.hash.slice(12))",
+            10,
+        )
+        .await;
+    let conversations = admin
+        .call(reqwest::Method::GET, "/api/chat/conversations", None)
+        .await;
+    assert_eq!(
+        conversations["conversations"][0]["id"], opened,
+        "{conversations}"
+    );
     save(&browser, "assistant", true).await;
+    // Started afresh, the page lists it; opened from the list, it shows the question and the
+    // answer with its sources again, and a follow-up continues it.
+    browser.goto(&format!("{url}/#/incidents")).await;
+    browser.goto(&format!("{url}/#/assistant")).await;
+    browser
+        .wait_for(
+            "an empty conversation",
+            "return location.hash === '#/assistant' && document.querySelector('nav.conversations li a') !== null && document.querySelectorAll('.msg').length === 0",
+            20,
+        )
+        .await;
+    browser.click("nav.conversations li a").await;
+    let shown = browser
+        .wait_for(
+            "the earlier conversation",
+            "const m = [...document.querySelectorAll('.msg')]; return m.length === 2 && m[1].querySelector('.cites') && m.map(x => x.innerText)",
+            20,
+        )
+        .await;
+    assert!(
+        shown[0].as_str().unwrap().contains("insulation fault"),
+        "{shown}"
+    );
+    assert!(shown[1].as_str().unwrap().contains("Sources:"), "{shown}");
+    browser
+        .type_into("textarea", "And after a rain shower?")
+        .await;
+    browser.click("form.chat button[type=submit]").await;
+    browser
+        .wait_for(
+            "the follow-up answer",
+            "const m = document.querySelectorAll('.msg.assistant'); return m.length === 2 && m[1].querySelector('.cites') !== null",
+            60,
+        )
+        .await;
+    let conversation = admin
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/chat/conversations/{}", opened.as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(
+        conversation["messages"].as_array().map(Vec::len),
+        Some(4),
+        "the follow-up did not continue the conversation: {conversation}"
+    );
+    // Deleted from the page, it is gone from the API and the list.
+    browser.click_button("Delete this conversation").await;
+    browser
+        .wait_for(
+            "the list without it",
+            "return location.hash === '#/assistant' && document.querySelector('nav.conversations') !== null && document.querySelector('nav.conversations li') === null",
+            20,
+        )
+        .await;
+    let conversations = admin
+        .call(reqwest::Method::GET, "/api/chat/conversations", None)
+        .await;
+    assert_eq!(conversations["conversations"], json!([]), "{conversations}");
 
     // The demo account owns the demo systems, so the incident reached its in-app feed; the
     // notifications page lists what the API lists.
