@@ -26,13 +26,15 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use hyper::body::{Frame, Incoming};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use moose_domain::TrustedProxies;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::time::{Instant, Sleep};
 use tower::ServiceExt;
 
-/// Limits on connections; see the module documentation.
-#[derive(Debug, Clone, Copy)]
+/// Limits on connections (see the module documentation), and which peers are proxies whose
+/// `X-Forwarded-For` names the client.
+#[derive(Debug, Clone)]
 pub struct ConnectionLimits {
     /// Time a client has to send a complete request head, from the moment the server starts
     /// waiting for it (connection open, or the previous response sent).
@@ -41,8 +43,12 @@ pub struct ConnectionLimits {
     pub body_read_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
-    /// Connections one client address may hold at once.
+    /// Connections one client address may hold at once (the TCP peer: behind a proxy, the
+    /// proxy).
     pub max_connections_per_client: usize,
+    /// Peers whose `X-Forwarded-For` is believed: handlers then see the client it names as the
+    /// connection's address (sign-in throttling, the activity log).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for ConnectionLimits {
@@ -52,6 +58,7 @@ impl Default for ConnectionLimits {
             body_read_timeout: Duration::from_secs(30),
             max_connections: 1024,
             max_connections_per_client: 256,
+            trusted_proxies: TrustedProxies::none(),
         }
     }
 }
@@ -145,6 +152,7 @@ pub async fn serve(
         };
         let app = app.clone();
         let stop = stop_rx.clone();
+        let limits = limits.clone();
         tokio::spawn(async move {
             serve_connection(stream, peer, app, limits, stop).await;
             drop(client_slot);
@@ -167,10 +175,22 @@ async fn serve_connection(
     mut stop: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
+    let (body_timeout, proxies) = (limits.body_read_timeout, limits.trusted_proxies.clone());
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-        // Connection info gives handlers the client address (sign-in throttling, activity log).
-        req.extensions_mut().insert(ConnectInfo(peer));
-        let req = req.map(|body| Body::new(DeadlineBody::new(body, limits.body_read_timeout)));
+        // Connection info gives handlers the client address (sign-in throttling, activity log):
+        // the peer, or the client a trusted proxy names.
+        let client = if proxies.is_empty() {
+            peer
+        } else {
+            let forwarded = req
+                .headers()
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok());
+            SocketAddr::new(proxies.client(peer.ip(), forwarded), peer.port())
+        };
+        req.extensions_mut().insert(ConnectInfo(client));
+        let req = req.map(|body| Body::new(DeadlineBody::new(body, body_timeout)));
         app.clone().oneshot(req)
     });
     let mut http = hyper::server::conn::http1::Builder::new();

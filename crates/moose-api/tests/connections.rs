@@ -15,9 +15,16 @@ const LIMITS: ConnectionLimits = ConnectionLimits {
     body_read_timeout: Duration::from_secs(2),
     max_connections: 200,
     max_connections_per_client: 40,
+    trusted_proxies: moose_domain::TrustedProxies::none(),
 };
 
 async fn server() -> (SocketAddr, CancellationToken, tempfile::TempDir) {
+    server_with(LIMITS).await
+}
+
+async fn server_with(
+    limits: ConnectionLimits,
+) -> (SocketAddr, CancellationToken, tempfile::TempDir) {
     moose_telemetry::init_for_tests();
     let dir = tempfile::tempdir().unwrap();
     let store = std::sync::Arc::new(
@@ -35,7 +42,7 @@ async fn server() -> (SocketAddr, CancellationToken, tempfile::TempDir) {
     tokio::spawn(moose_api::serve(
         listener,
         app,
-        LIMITS,
+        limits,
         stop.clone().cancelled_owned(),
     ));
     (addr, stop, dir)
@@ -154,6 +161,53 @@ async fn a_trickled_body_is_cut_off() {
     assert!(
         closed_by_server(&mut conn, Duration::from_secs(5)).await,
         "the connection is closed"
+    );
+    stop.cancel();
+}
+
+/// Wrong passwords for `n` different accounts, each sent with `X-Forwarded-For: <its own
+/// address>`; the statuses.
+async fn wrong_sign_ins(addr: SocketAddr, n: usize) -> Vec<u16> {
+    let http = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for i in 0..n {
+        let r = http
+            .post(format!("http://{addr}/api/auth/login"))
+            .header("x-forwarded-for", format!("198.51.100.{}", i + 1))
+            .json(&serde_json::json!({"email": format!("user{i}@example.com"), "password": "not-the-password"}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    statuses
+}
+
+/// Sign-in throttling counts 20 attempts per client address. Behind a trusted proxy the client
+/// is the address it forwards, so 25 clients behind one proxy are not locked out together;
+/// without that trust a client's own `X-Forwarded-For` is ignored, so it cannot dodge the limit
+/// by making up addresses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_proxy_names_the_client_and_a_forged_header_names_nobody() {
+    let per_address = moose_auth::PER_ADDRESS;
+    let (addr, stop, _dir) = server_with(ConnectionLimits {
+        trusted_proxies: moose_domain::TrustedProxies::parse("127.0.0.1").unwrap(),
+        ..LIMITS
+    })
+    .await;
+    let statuses = wrong_sign_ins(addr, per_address + 5).await;
+    assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
+    stop.cancel();
+
+    let (addr, stop, _dir) = server().await;
+    let statuses = wrong_sign_ins(addr, per_address + 5).await;
+    assert!(
+        statuses[..per_address].iter().all(|s| *s == 401),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses[per_address..].iter().all(|s| *s == 429),
+        "{statuses:?}"
     );
     stop.cancel();
 }

@@ -9,7 +9,13 @@ use serde_json::json;
 
 #[tokio::test]
 async fn sign_in_refresh_rotation_and_logout() {
-    let org = Org::new().await;
+    // No grace for a concurrent refresh (the default's 20 s would answer the replay below with
+    // 409: `hardening.rs`): a replayed token is a copy at once.
+    let org = Org::with_settings(moose_api::AuthSettings {
+        refresh_reuse_grace: std::time::Duration::ZERO,
+        ..moose_api::AuthSettings::default()
+    })
+    .await;
     let (access, refresh) = org.login("Viewer@Example.com ").await;
     let me = org.call("GET", "/api/users/me", Some(&access), None).await;
     assert_eq!(me.status, StatusCode::OK);

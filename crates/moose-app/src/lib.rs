@@ -155,7 +155,8 @@ impl App {
         }
     }
 
-    /// Per-connection limits of `moose serve` (on Lambda, API Gateway holds connections).
+    /// Per-connection limits of `moose serve` and the proxies it believes (on Lambda, API
+    /// Gateway holds connections).
     pub fn connection_limits(&self) -> ConnectionLimits {
         let http = &self.config.http;
         ConnectionLimits {
@@ -163,6 +164,14 @@ impl App {
             body_read_timeout: secs(http.body_timeout_secs),
             max_connections: count(http.max_connections),
             max_connections_per_client: count(http.max_connections_per_client),
+            // Checked when the configuration was loaded.
+            trusted_proxies: http
+                .trusted_proxies
+                .as_deref()
+                .map(|list| {
+                    moose_domain::TrustedProxies::parse(list).expect("validated proxy list")
+                })
+                .unwrap_or_default(),
         }
     }
 
@@ -459,6 +468,7 @@ fn auth_settings(config: &Config) -> AuthSettings {
         supabase_jwt_secret: config.supabase.jwt_secret.clone(),
         access_ttl: secs(config.auth.access_token_ttl_secs),
         refresh_ttl: secs(config.auth.refresh_token_ttl_secs),
+        ..AuthSettings::default()
     }
 }
 

@@ -63,6 +63,7 @@ fn non_default(name: &str) -> Option<&'static str> {
         "MOOSE_AWS_ENDPOINT" => "http://127.0.0.1:2",
         "MOOSE_ALLOW_PRIVATE_WEBHOOKS" => "true",
         "MOOSE_METRICS_TOKEN" => "scrape-me-please",
+        "MOOSE_TRUSTED_PROXIES" => "10.0.0.0/8",
         "MOOSE_CONSOLE_TILE_URL" => "https://tiles.example.org/osm/{z}/{x}/{y}.png",
         "MOOSE_CONSOLE_TILE_ATTRIBUTION" => "© OpenStreetMap contributors",
         "OPENAI_API_KEY" => "sk-test-key",
@@ -199,6 +200,14 @@ fn observe(app: &App, name: &str) -> Option<String> {
         "MOOSE_AWS_ENDPOINT" => app.sns_settings()?.endpoint?,
         "MOOSE_ALLOW_PRIVATE_WEBHOOKS" => app.webhook_settings().allow_private.to_string(),
         "MOOSE_METRICS_TOKEN" => app.metrics_access().token?.expose().to_owned(),
+        "MOOSE_TRUSTED_PROXIES" => {
+            let proxies = app.connection_limits().trusted_proxies;
+            let behind = "10.9.8.7".parse().unwrap();
+            // The configured network's forwarded-for is believed: it is a proxy.
+            (proxies.client(behind, ["192.0.2.1"])
+                == "192.0.2.1".parse::<std::net::IpAddr>().unwrap())
+            .then(|| "10.0.0.0/8".to_owned())?
+        }
         "MOOSE_CONSOLE_TILE_URL" => app.console_settings().tiles?.url.template().to_owned(),
         "MOOSE_CONSOLE_TILE_ATTRIBUTION" => app.console_settings().tiles?.attribution?,
         "OPENAI_API_KEY" => llm()?.api_key?.expose().to_owned(),

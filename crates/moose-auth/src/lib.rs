@@ -25,6 +25,6 @@ pub use policy::{Denied, MemberChange, Rule};
 pub use repo::{Activity, StoredApiKey};
 pub use service::{
     API_KEY_PREFIX, AuthError, AuthService, AuthSettings, MAX_EMAIL_LEN, MAX_PASSWORD_LEN,
-    ProfilePatch, TokenPair, check_webhook_url, valid_email,
+    PasswordAttempt, ProfilePatch, REUSE_GRACE_SECS, TokenPair, check_webhook_url, valid_email,
 };
 pub use throttle::{PER_ACCOUNT, PER_ADDRESS, WINDOW};

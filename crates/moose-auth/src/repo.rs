@@ -30,6 +30,11 @@ pub(crate) struct StoredSession {
     /// proves the refresh token was copied, and ends the session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) previous_hash: Option<String>,
+    /// When `previous_hash` was replaced (Unix seconds): within the reuse grace of it
+    /// (`AuthSettings::refresh_reuse_grace`), the old secret is taken for a concurrent refresh
+    /// (two tabs, two requests), not a copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) rotated_at: Option<i64>,
     pub(crate) expires_at: i64,
     pub(crate) ip: Option<String>,
 }

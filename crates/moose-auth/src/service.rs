@@ -35,6 +35,9 @@ pub struct AuthSettings {
     pub access_ttl: Duration,
     /// Lifetime of sessions (refresh tokens).
     pub refresh_ttl: Duration,
+    /// How long after a refresh the token it replaced is taken for a concurrent refresh
+    /// (answered with a conflict) rather than a copy (which ends the session).
+    pub refresh_reuse_grace: Duration,
 }
 
 impl Default for AuthSettings {
@@ -44,6 +47,7 @@ impl Default for AuthSettings {
             supabase_jwt_secret: None,
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            refresh_reuse_grace: Duration::from_secs(REUSE_GRACE_SECS.unsigned_abs()),
         }
     }
 }
@@ -74,6 +78,11 @@ pub enum AuthError {
     Store(#[from] StoreError),
 }
 
+/// The default of [`AuthSettings::refresh_reuse_grace`], in seconds: after a refresh, the
+/// refresh token it replaced is answered with a conflict instead of ending the session as
+/// copied (see [`AuthService::refresh`]).
+pub const REUSE_GRACE_SECS: i64 = 20;
+
 /// Tokens handed out at sign-in and refresh.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TokenPair {
@@ -86,6 +95,10 @@ pub struct TokenPair {
     /// Seconds until the access token expires.
     pub expires_in: u64,
 }
+
+/// A password sign-in counted by [`AuthService::password_attempt`].
+#[derive(Debug)]
+pub struct PasswordAttempt(crate::throttle::Attempt);
 
 /// The service. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -314,16 +327,24 @@ impl AuthService {
             Some(s) if verified && s.password_hash.is_some() && !s.user.disabled => s.user,
             other => {
                 if let Some(s) = other {
-                    self.log(
-                        &s.user.id,
-                        "sign_in_failed",
-                        None,
-                        ip,
-                        json!({"reason": if s.user.disabled { "disabled" } else { "credentials" }}),
-                    )
-                    .await;
+                    // Recorded off the answer's path: waiting for this write only for known
+                    // accounts would tell, by the answer's time, which addresses have one.
+                    let (service, ip) = (self.clone(), ip.map(str::to_owned));
+                    tokio::spawn(async move {
+                        service
+                            .log(
+                                &s.user.id,
+                                "sign_in_failed",
+                                None,
+                                ip.as_deref(),
+                                json!({"reason": if s.user.disabled { "disabled" } else { "credentials" }}),
+                            )
+                            .await;
+                    });
                 } else {
-                    tracing::info!(email, "sign-in failed for an unknown account");
+                    // Not the address itself: people type passwords into the e-mail field.
+                    let email_sha256 = &sha256_hex(&email)[..16];
+                    tracing::info!(email_sha256, "sign-in failed for an unknown account");
                 }
                 return Err(AuthError::Unauthenticated);
             }
@@ -338,6 +359,29 @@ impl AuthService {
         Ok(pair)
     }
 
+    /// Counts a password sign-in made against another identity provider (Supabase, through
+    /// the console) against the same per-account and per-address limits as [`Self::login`],
+    /// so that Moose cannot be used to guess passwords there without limit. Hand the attempt to
+    /// [`Self::password_accepted`] when the provider accepted the password.
+    pub async fn password_attempt(
+        &self,
+        email: &str,
+        ip: Option<&str>,
+    ) -> Result<PasswordAttempt, AuthError> {
+        let email = email.trim().to_lowercase();
+        let attempt = self
+            .throttle
+            .begin(&email, ip)
+            .await?
+            .map_err(AuthError::Throttled)?;
+        Ok(PasswordAttempt(attempt))
+    }
+
+    /// The provider accepted the password of `attempt`: the account starts afresh.
+    pub async fn password_accepted(&self, attempt: &PasswordAttempt) -> Result<(), AuthError> {
+        Ok(self.throttle.succeeded(&attempt.0).await?)
+    }
+
     async fn new_session(
         &self,
         user: &UserId,
@@ -348,11 +392,13 @@ impl AuthService {
     ) -> Result<TokenPair, AuthError> {
         let secret = random_token(32);
         let ttl = i64::try_from(self.settings.refresh_ttl.as_secs()).unwrap_or(i64::MAX);
+        let now = Timestamp::now().as_second();
         let stored = StoredSession {
             user_id: user.clone(),
             refresh_hash: sha256_hex(&secret),
+            rotated_at: previous_hash.is_some().then_some(now),
             previous_hash,
-            expires_at: Timestamp::now().as_second().saturating_add(ttl),
+            expires_at: now.saturating_add(ttl),
             ip: ip.map(str::to_owned),
         };
         self.repo.put_session(session, &stored, condition).await?;
@@ -369,7 +415,9 @@ impl AuthService {
     }
 
     /// Exchanges a refresh token for new tokens, rotating it. Presenting the refresh token that
-    /// the last refresh replaced ends the session: it means the token was copied. A secret that
+    /// the last refresh replaced ends the session: it means the token was copied — unless it
+    /// comes within [`AuthSettings::refresh_reuse_grace`] of that refresh, when it is a race between two
+    /// requests and is refused with [`AuthError::Conflict`], the session kept. A secret that
     /// was never issued proves nothing (the session id alone is in every access token), so it
     /// is refused without touching the session.
     pub async fn refresh(
@@ -400,6 +448,21 @@ impl AuthService {
             if !reused {
                 tracing::info!("refresh refused: the secret does not match the session");
                 return Err(AuthError::Unauthenticated);
+            }
+            // Moments after a rotation, the old secret is most likely a second request that
+            // left before the first one's answer came back (two tabs, or two calls of one
+            // page): refused, but the session lives on, and the client retries with the
+            // cookie or token the first refresh gave it.
+            let since = stored
+                .rotated_at
+                .map(|at| Timestamp::now().as_second().saturating_sub(at));
+            let grace = i64::try_from(self.settings.refresh_reuse_grace.as_secs()).unwrap_or(0);
+            if since.is_some_and(|s| (0..grace).contains(&s)) {
+                return Err(AuthError::Conflict(
+                    "this refresh token was replaced moments ago by a concurrent refresh; \
+                     use the newest one"
+                        .into(),
+                ));
             }
             self.repo.delete_session(session).await?;
             self.log(
@@ -526,5 +589,52 @@ fn new_user(
         language: "en".into(),
         contacts: ContactPoints::default(),
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSWORD: &str = "correct horse battery staple";
+
+    #[tokio::test]
+    async fn a_replaced_refresh_token_is_a_race_at_first_and_a_copy_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(
+            moose_store_sqlite::SqliteStore::open(dir.path())
+                .await
+                .unwrap(),
+        );
+        let auth = AuthService::new(store, AuthSettings::default());
+        auth.create_user("a@example.com", OrgRole::Viewer, None, Some(PASSWORD), None)
+            .await
+            .unwrap();
+        let first = auth.login("a@example.com", PASSWORD, None).await.unwrap();
+        let second = auth.refresh(&first.refresh_token, None).await.unwrap();
+        // At once: a second request that left before the first one's answer. Refused, and
+        // the session lives on.
+        assert!(matches!(
+            auth.refresh(&first.refresh_token, None).await,
+            Err(AuthError::Conflict(_))
+        ));
+        assert!(auth.authenticate(&second.access_token).await.is_ok());
+        // Past the grace, the replaced token proves a copy: the session ends, for everyone.
+        let session = second.refresh_token.split_once('.').unwrap().0;
+        let mut stored = auth.repo.session(session).await.unwrap().unwrap();
+        stored.rotated_at = Some(Timestamp::now().as_second() - REUSE_GRACE_SECS - 1);
+        auth.repo
+            .put_session(session, &stored, Condition::None)
+            .await
+            .unwrap();
+        assert!(matches!(
+            auth.refresh(&first.refresh_token, None).await,
+            Err(AuthError::Unauthenticated)
+        ));
+        assert!(auth.authenticate(&second.access_token).await.is_err());
+        assert!(matches!(
+            auth.refresh(&second.refresh_token, None).await,
+            Err(AuthError::Unauthenticated)
+        ));
     }
 }

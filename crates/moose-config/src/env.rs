@@ -172,6 +172,14 @@ pub const VARIABLES: &[Variable] = &[
         applies: Applies::On(&[Host::Serve]),
     },
     Variable {
+        name: "MOOSE_TRUSTED_PROXIES",
+        path: "http.trusted_proxies",
+        kind: Kind::Text,
+        default: "",
+        doc: "Reverse proxies in front of `moose serve` whose `X-Forwarded-For` is believed, as addresses and networks (`127.0.0.1, 10.0.0.0/8`): the client is then the nearest address in it that is not one of them (sign-in throttling, activity log). Unset, the client is the TCP peer and the header is ignored.",
+        applies: Applies::On(&[Host::Serve]),
+    },
+    Variable {
         name: "MOOSE_STORE",
         path: "store.backend",
         kind: Kind::Text,

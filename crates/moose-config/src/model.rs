@@ -69,6 +69,9 @@ pub struct HttpConfig {
     pub max_connections_per_client: u64,
     /// Bearer token a Prometheus scraper presents to `GET /metrics` (unset: loopback only).
     pub metrics_token: Option<Secret>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed: comma-separated addresses and
+    /// networks (`127.0.0.1, 10.0.0.0/8`). Unset: none; the client is the TCP peer.
+    pub trusted_proxies: Option<String>,
 }
 
 impl Default for HttpConfig {
@@ -83,6 +86,7 @@ impl Default for HttpConfig {
             max_connections: 1024,
             max_connections_per_client: 256,
             metrics_token: None,
+            trusted_proxies: None,
         }
     }
 }

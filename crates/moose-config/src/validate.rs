@@ -227,6 +227,11 @@ pub(crate) fn check(config: &Config, origin: impl Fn(&str) -> String) -> Vec<Pro
     {
         fail("supabase.url", e);
     }
+    if let Some(list) = &config.http.trusted_proxies
+        && let Err(e) = moose_domain::TrustedProxies::parse(list)
+    {
+        fail("http.trusted_proxies", e.to_string());
+    }
     if let Some(url) = &config.console.tile_url
         && let Err(e) = moose_domain::TileUrl::parse(url)
     {

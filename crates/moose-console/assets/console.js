@@ -140,9 +140,29 @@
     session.token = tokens.access_token;
     session.expiresAt = Date.now() + (tokens.expires_in - 30) * 1000;
   }
-  /** A new access token from the refresh cookie; false when there is no session. */
-  async function refresh() {
-    try { keep(await sessionCall('POST', '/console/session/refresh')); return true; } catch (_) { return false; }
+  /**
+   * A new access token from the refresh cookie; false when there is no session. Calls made
+   * together share one refresh: each refresh rotates the cookie, and a second one sent with
+   * the cookie the first just replaced would be refused.
+   */
+  let refreshing = null;
+  function refresh() {
+    if (!refreshing) {
+      refreshing = (async () => {
+        for (let attempt = 0; attempt < 2; attempt += 1) {
+          try {
+            keep(await sessionCall('POST', '/console/session/refresh'));
+            return true;
+          } catch (e) {
+            // Another tab refreshed at the same moment (409): its new cookie is ours too.
+            if (e.status !== 409 || attempt > 0) return false;
+            await new Promise((resolve) => { setTimeout(resolve, 500); });
+          }
+        }
+        return false;
+      })().finally(() => { refreshing = null; });
+    }
+    return refreshing;
   }
 
   /** Calls the API as the signed-in user; refreshes the access token once when it expired. */
@@ -200,12 +220,17 @@
   async function route() {
     const seq = ++renderSeq;
     if (!session.token) return signInPage();
-    const parts = (location.hash.replace(/^#\/?/, '').split('?')[0] || 'fleet').split('/').map(decodeURIComponent);
+    let parts;
+    try {
+      parts = (location.hash.replace(/^#\/?/, '').split('?')[0] || 'fleet').split('/').map(decodeURIComponent);
+    } catch (_) { parts = ['']; }
+    // An id is put into API paths: `.` or `..` (which encodeURIComponent keeps) would climb.
+    if (parts.some((p) => p === '.' || p === '..')) parts = [''];
     const page = parts[0];
     renderNav(page === 'systems' ? 'fleet' : page);
     showAlert('');
     const pages = { fleet: fleetPage, systems: systemPage, incidents: incidentsPage, notifications: notificationsPage, assistant: assistantPage, admin: adminPage };
-    const render = pages[page] || notFoundPage;
+    const render = Object.hasOwn(pages, page) ? pages[page] : notFoundPage;
     const root = h('div', {});
     main().replaceChildren(h('p', { class: 'muted' }, 'Loading…'));
     try {

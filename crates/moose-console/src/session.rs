@@ -79,6 +79,18 @@ impl From<moose_auth::TokenPair> for Tokens {
 /// the user's record) before the page gets it.
 async fn accepted(console: &Console, grant: crate::supabase::Grant) -> Result<Tokens, ApiError> {
     console.auth.authenticate(&grant.access_token).await?;
+    // It goes into a `Set-Cookie` header as it is: nothing that could add an attribute.
+    if grant.refresh_token.is_empty()
+        || !grant
+            .refresh_token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
+        tracing::warn!("Supabase returned a refresh token that cannot be kept in a cookie");
+        return Err(ApiError::Unavailable(
+            "Supabase sign-in failed; try again later".into(),
+        ));
+    }
     Ok(Tokens {
         access_token: grant.access_token,
         cookie: format!("{SUPABASE_PREFIX}{}", grant.refresh_token),
@@ -129,16 +141,20 @@ fn cookie(token: &str, max_age: u64, secure: bool) -> HeaderValue {
     .unwrap_or_else(|_| HeaderValue::from_static("moose_refresh=; Max-Age=0"))
 }
 
-/// The refresh token from the request's cookies, if any.
+/// The refresh token from the request's cookies, if there is exactly one. Two mean that
+/// someone else set one too (a sibling subdomain, or a network attacker on plain http, with a
+/// more specific path): neither is used, so nobody can be signed into another's account.
 fn refresh_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
+    let mut found = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, value)| *name == COOKIE && !value.is_empty())
-        .map(|(_, value)| value.to_owned())
+        .filter(|(name, value)| *name == COOKIE && !value.is_empty())
+        .map(|(_, value)| value.to_owned());
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
 }
 
 fn client_ip(req: &Request) -> Option<String> {
@@ -198,10 +214,21 @@ pub(crate) async fn sign_in(State(console): State<Console>, req: Request) -> Res
                     .await?,
             )),
             Provider::Supabase => {
-                let grant = supabase(&console)?
-                    .password(&body.email, &body.password)
+                let client = supabase(&console)?;
+                // The same limits as a local sign-in: Moose must not be a way to guess
+                // Supabase passwords without limit (nor use up Supabase's per-address limits,
+                // which all of Moose's users share).
+                let attempt = console
+                    .auth
+                    .password_attempt(&body.email, ip.as_deref())
                     .await?;
-                accepted(&console, grant).await
+                let tokens = accepted(
+                    &console,
+                    client.password(&body.email, &body.password).await?,
+                )
+                .await?;
+                console.auth.password_accepted(&attempt).await?;
+                Ok(tokens)
             }
         }
     }
@@ -254,11 +281,19 @@ pub(crate) async fn refresh(State(console): State<Console>, req: Request) -> Res
     }
 }
 
-/// `DELETE /console/session`: deletes the cookie. (The page first ends the session itself
-/// with `POST /api/auth/logout`, which revokes the refresh token server-side.)
-pub(crate) async fn sign_out(headers: HeaderMap) -> Response {
+/// `DELETE /console/session`: deletes the cookie, and ends a Supabase session at Supabase (its
+/// refresh token would otherwise stay valid there). A local session the page ends itself first
+/// with `POST /api/auth/logout`, which deletes it server-side.
+pub(crate) async fn sign_out(State(console): State<Console>, headers: HeaderMap) -> Response {
     if let Err(e) = require_console_header(&headers) {
         return e.into_response();
+    }
+    if let (Some(token), Some(client)) = (refresh_cookie(&headers), console.supabase.as_deref())
+        && let Some(supabase_token) = token.strip_prefix(SUPABASE_PREFIX)
+        && let Err(e) = client.revoke(supabase_token).await
+    {
+        // The cookie goes all the same: the browser is signed out either way.
+        tracing::warn!(error = %e, "cannot end the Supabase session at sign-out");
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     response
@@ -281,6 +316,15 @@ mod tests {
         assert_eq!(refresh_cookie(&headers).as_deref(), Some("abc.def"));
         headers.insert(header::COOKIE, HeaderValue::from_static("moose_refresh="));
         assert_eq!(refresh_cookie(&headers), None);
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("moose_refresh=mine.a; moose_refresh=planted.b"),
+        );
+        assert_eq!(
+            refresh_cookie(&headers),
+            None,
+            "two cookies: neither is used"
+        );
     }
 
     #[test]

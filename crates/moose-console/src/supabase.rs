@@ -61,6 +61,37 @@ impl Client {
             .await
     }
 
+    /// Ends the Supabase session of `refresh_token` (sign-out): GoTrue's logout takes the
+    /// session's access token, so one is fetched with the refresh token first.
+    pub(crate) async fn revoke(&self, refresh_token: &str) -> Result<(), ApiError> {
+        let grant = self.refresh(refresh_token).await?;
+        let url = format!(
+            "{}/auth/v1/logout?scope=local",
+            self.project.url.trim_end_matches('/')
+        );
+        let res = self
+            .http
+            .post(&url)
+            .header("apikey", self.project.anon_key.expose())
+            .bearer_auth(&grant.access_token)
+            .send()
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "Supabase Auth cannot be reached");
+                ApiError::Unavailable("Supabase Auth cannot be reached".into())
+            })?;
+        if res.status().is_success() {
+            return Ok(());
+        }
+        tracing::warn!(
+            status = res.status().as_u16(),
+            "Supabase Auth refused a sign-out"
+        );
+        Err(ApiError::Unavailable(
+            format!("Supabase Auth answered {}", res.status()).into(),
+        ))
+    }
+
     async fn grant(&self, kind: &str, body: serde_json::Value) -> Result<Grant, ApiError> {
         let url = format!(
             "{}/auth/v1/token?grant_type={kind}",

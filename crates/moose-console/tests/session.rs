@@ -56,6 +56,10 @@ async fn send(app: &axum::Router, req: Request<Body>) -> Answer {
     }
 }
 
+async fn get(app: &axum::Router, path: &str) -> Answer {
+    send(app, Request::get(path).body(Body::empty()).unwrap()).await
+}
+
 fn post(path: &str, body: Option<Value>, cookie: Option<&str>, csrf: bool) -> Request<Body> {
     let mut req = Request::post(path);
     if csrf {
@@ -90,7 +94,7 @@ fn sign_in_body() -> Value {
 #[tokio::test]
 async fn the_page_and_its_assets_carry_a_csp_without_inline_code() {
     let (app, _dir) = console().await;
-    let page = send(&app, Request::get("/").body(Body::empty()).unwrap()).await;
+    let page = get(&app, "/").await;
     assert_eq!(page.status, StatusCode::OK);
     let csp = page.headers[header::CONTENT_SECURITY_POLICY]
         .to_str()
@@ -110,13 +114,7 @@ async fn the_page_and_its_assets_carry_a_csp_without_inline_code() {
     for inline in ["<script>", "style=", "onclick=", "onload="] {
         assert!(!html.contains(inline), "inline {inline} in the page");
     }
-    let js = send(
-        &app,
-        Request::get("/console/console.js")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let js = get(&app, "/console/console.js").await;
     assert_eq!(js.status, StatusCode::OK);
     assert!(
         js.headers[header::CONTENT_TYPE]
@@ -305,13 +303,7 @@ async fn supabase_accounts_sign_in_and_refresh_through_the_server() {
     let sub = supabase.add_user("field@example.com", "supabase password 1");
     let (app, auth, _dir) = console_with_supabase(&supabase, "anon-key").await;
 
-    let providers = send(
-        &app,
-        Request::get("/console/session")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let providers = get(&app, "/console/session").await;
     assert_eq!(providers.body["providers"], json!(["local", "supabase"]));
 
     let wrong = json!({"email": "field@example.com", "password": "nope", "provider": "supabase"});
@@ -361,13 +353,7 @@ async fn supabase_accounts_sign_in_and_refresh_through_the_server() {
 async fn supabase_sign_in_is_refused_clearly_when_it_is_not_set_up_or_misconfigured() {
     // Not configured: the page offers only local accounts, and asking for Supabase is a 400.
     let (app, _dir) = console().await;
-    let providers = send(
-        &app,
-        Request::get("/console/session")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let providers = get(&app, "/console/session").await;
     assert_eq!(providers.body["providers"], json!(["local"]));
     let body = json!({"email": "a@example.com", "password": "whatever1", "provider": "supabase"});
     let answer = send(
@@ -398,6 +384,65 @@ async fn supabase_sign_in_is_refused_clearly_when_it_is_not_set_up_or_misconfigu
     assert!(!String::from_utf8_lossy(&answer.bytes).contains("not-the-anon-key"));
 }
 
+#[tokio::test]
+async fn signing_out_ends_the_supabase_session_at_supabase() {
+    let supabase = moose_fakes::supabase::FakeSupabaseAuth::start("anon-key", JWT_SECRET).await;
+    supabase.add_user("field@example.com", "supabase password 1");
+    let (app, _auth, _dir) = console_with_supabase(&supabase, "anon-key").await;
+    let body = json!({"email": "field@example.com", "password": "supabase password 1", "provider": "supabase"});
+    let signed_in = send(&app, post("/console/session", Some(body), None, true)).await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.body);
+    assert_eq!(supabase.live_refresh_tokens(), 1);
+    let (cookie, _) = set_cookie(&signed_in);
+    let out = send(
+        &app,
+        Request::delete("/console/session")
+            .header("x-moose-console", "1")
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert!(set_cookie(&out).1.contains("Max-Age=0"));
+    // Supabase no longer honours any refresh token of that session, so a copied cookie is dead.
+    assert_eq!(supabase.live_refresh_tokens(), 0);
+    let again = send(
+        &app,
+        post("/console/session/refresh", None, Some(&cookie), true),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn supabase_sign_in_is_throttled_like_a_local_one_before_supabase_is_asked() {
+    let supabase = moose_fakes::supabase::FakeSupabaseAuth::start("anon-key", JWT_SECRET).await;
+    supabase.add_user("a@example.com", "the-right-one");
+    let (app, _auth, _dir) = console_with_supabase(&supabase, "anon-key").await;
+    let wrong = json!({"email": "a@example.com", "password": "a-guess", "provider": "supabase"});
+    for _ in 0..moose_auth::PER_ACCOUNT {
+        let answer = send(
+            &app,
+            post("/console/session", Some(wrong.clone()), None, true),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+    }
+    assert_eq!(supabase.password_grants(), moose_auth::PER_ACCOUNT as u64);
+    // The account is at its limit: even the right password waits, and Supabase is not asked.
+    let right =
+        json!({"email": "A@example.com ", "password": "the-right-one", "provider": "supabase"});
+    let answer = send(&app, post("/console/session", Some(right), None, true)).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        answer.body
+    );
+    assert_eq!(supabase.password_grants(), moose_auth::PER_ACCOUNT as u64);
+}
+
 /// The CSP's `img-src` sources.
 fn img_sources(answer: &Answer) -> Vec<String> {
     let csp = answer.headers[header::CONTENT_SECURITY_POLICY]
@@ -418,15 +463,9 @@ fn img_sources(answer: &Answer) -> Vec<String> {
 #[tokio::test]
 async fn without_a_tile_server_the_page_loads_images_from_itself_only() {
     let (app, _dir) = console().await;
-    let page = send(&app, Request::get("/").body(Body::empty()).unwrap()).await;
+    let page = get(&app, "/").await;
     assert_eq!(img_sources(&page), ["'self'", "data:"]);
-    let config = send(
-        &app,
-        Request::get("/console/session")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let config = get(&app, "/console/session").await;
     assert_eq!(config.status, StatusCode::OK);
     assert_eq!(config.body["tiles"], Value::Null);
     assert_eq!(config.body["providers"], json!(["local"]));
@@ -451,20 +490,14 @@ async fn a_configured_tile_server_is_told_to_the_page_and_allowed_by_the_csp() {
     };
     let app = moose_console::router(auth.clone(), settings(Some("© OpenStreetMap contributors")));
     for path in ["/", "/console/console.js", "/console/session"] {
-        let answer = send(&app, Request::get(path).body(Body::empty()).unwrap()).await;
+        let answer = get(&app, path).await;
         assert_eq!(
             img_sources(&answer),
             ["'self'", "data:", "https://tiles.example.org:8443"],
             "{path}"
         );
     }
-    let config = send(
-        &app,
-        Request::get("/console/session")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let config = get(&app, "/console/session").await;
     assert_eq!(
         config.body["tiles"],
         json!({"url": "https://tiles.example.org:8443/osm/{z}/{x}/{y}.png",
@@ -472,13 +505,7 @@ async fn a_configured_tile_server_is_told_to_the_page_and_allowed_by_the_csp() {
     );
     // No attribution configured: the page still credits the tile host.
     let app = moose_console::router(auth, settings(None));
-    let config = send(
-        &app,
-        Request::get("/console/session")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let config = get(&app, "/console/session").await;
     assert_eq!(
         config.body["tiles"]["attribution"],
         "Map tiles: https://tiles.example.org:8443"

@@ -6,10 +6,12 @@
 
 pub mod ids;
 pub mod keys;
+pub mod net;
 mod secret;
 pub mod tiles;
 pub mod time;
 
 pub use ids::{DeviceId, IdError, SystemId, UserId};
+pub use net::{ProxyListError, TrustedProxies};
 pub use secret::{REDACTED, Secret};
 pub use tiles::{TileUrl, TileUrlError};

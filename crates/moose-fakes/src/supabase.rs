@@ -23,6 +23,8 @@ struct Inner {
     /// live refresh token → user id
     refresh: HashMap<String, String>,
     issued: u64,
+    /// `grant_type=password` requests received, right or wrong.
+    password_grants: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -51,6 +53,7 @@ impl FakeSupabaseAuth {
         };
         let app = Router::new()
             .route("/auth/v1/token", post(token))
+            .route("/auth/v1/logout", post(logout))
             .with_state(shared.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -78,6 +81,16 @@ impl FakeSupabaseAuth {
     /// How many token pairs were issued.
     pub fn issued(&self) -> u64 {
         self.shared.inner.lock().unwrap().issued
+    }
+
+    /// How many refresh tokens are live (not used, not revoked by a sign-out).
+    pub fn live_refresh_tokens(&self) -> usize {
+        self.shared.inner.lock().unwrap().refresh.len()
+    }
+
+    /// How many password sign-ins were asked for, right or wrong.
+    pub fn password_grants(&self) -> u64 {
+        self.shared.inner.lock().unwrap().password_grants
     }
 }
 
@@ -107,6 +120,45 @@ fn error(status: StatusCode, code: &str, msg: &str) -> Response {
         .into_response()
 }
 
+/// `POST /auth/v1/logout?scope=local|global|others` with the session's access token: GoTrue
+/// revokes the session's refresh tokens and answers 204. (The fake keeps no session ids, so
+/// every scope revokes all of the user's refresh tokens.)
+async fn logout(State(shared): State<Shared>, headers: HeaderMap) -> Response {
+    if headers.get("apikey").and_then(|v| v.to_str().ok()) != Some(shared.anon_key.as_str()) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "no_authorization",
+            "No API key found in request",
+        );
+    }
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_audience(&["authenticated"]);
+    let Ok(token) = jsonwebtoken::decode::<Value>(
+        bearer,
+        &jsonwebtoken::DecodingKey::from_secret(shared.jwt_secret.as_bytes()),
+        &validation,
+    ) else {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "bad_jwt",
+            "invalid JWT: unable to parse or verify signature",
+        );
+    };
+    let user = token.claims["sub"].as_str().unwrap_or_default().to_owned();
+    shared
+        .inner
+        .lock()
+        .unwrap()
+        .refresh
+        .retain(|_, owner| *owner != user);
+    StatusCode::NO_CONTENT.into_response()
+}
+
 async fn token(
     State(shared): State<Shared>,
     Query(q): Query<HashMap<String, String>>,
@@ -130,6 +182,7 @@ async fn token(
     let mut inner = shared.inner.lock().unwrap();
     let user = match q.get("grant_type").map(String::as_str) {
         Some("password") => {
+            inner.password_grants += 1;
             let (email, password) = (body["email"].as_str(), body["password"].as_str());
             match email.and_then(|e| inner.users.get(e).map(|u| (e.to_owned(), u.clone()))) {
                 Some((email, (pw, id))) if Some(pw.as_str()) == password => (email, id),

@@ -38,6 +38,11 @@ pub struct Response {
 
 impl Org {
     pub async fn new() -> Self {
+        Self::with_settings(AuthSettings::default()).await
+    }
+
+    /// With other authentication settings.
+    pub async fn with_settings(settings: AuthSettings) -> Self {
         moose_telemetry::init_for_tests();
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(
@@ -56,7 +61,7 @@ impl Org {
                 .with_gsi1(keys::GSI1_ALL_SYSTEMS, system);
             store.put(item, Condition::None).await.unwrap();
         }
-        let state = AppState::new(Arc::clone(&store), AuthSettings::default());
+        let state = AppState::new(Arc::clone(&store), settings);
         let mut ids = Vec::new();
         for (email, role) in [
             ("admin@example.com", OrgRole::Admin),
