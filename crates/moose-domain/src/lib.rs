@@ -1,4 +1,7 @@
-//! Moose's domain vocabulary: identifiers, timestamps and the single-table key schema.
+//! Moose's domain vocabulary: identifiers, timestamps, the single-table key schema, and the
+//! values parsed once at the boundary that security depends on (a map tile URL template whose
+//! origin goes into a Content-Security-Policy, the reverse proxies whose forwarded-for is
+//! believed).
 //!
 //! This crate performs no I/O. Everything that names a PV system, a device or a user, and
 //! every partition/sort key Moose writes, is built here so that the layout documented in
