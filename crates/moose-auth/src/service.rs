@@ -300,23 +300,9 @@ impl AuthService {
         password: &str,
         ip: Option<&str>,
     ) -> Result<TokenPair, AuthError> {
-        if email.len() > MAX_EMAIL_LEN {
-            return Err(AuthError::Invalid(format!(
-                "email: at most {MAX_EMAIL_LEN} characters"
-            )));
-        }
-        if password.len() > MAX_PASSWORD_LEN {
-            return Err(AuthError::Invalid(format!(
-                "password: at most {MAX_PASSWORD_LEN} characters"
-            )));
-        }
-        let email = email.trim().to_lowercase();
         // Counted before the hash is checked, so concurrent guesses cannot exceed the limit.
-        let attempt = self
-            .throttle
-            .begin(&email, ip)
-            .await?
-            .map_err(AuthError::Throttled)?;
+        let attempt = self.password_attempt(email, password, ip).await?;
+        let email = email.trim().to_lowercase();
         let stored = self.repo.user_by_email(&email).await?;
         let hash = stored
             .as_ref()
@@ -349,7 +335,7 @@ impl AuthService {
                 return Err(AuthError::Unauthenticated);
             }
         };
-        self.throttle.succeeded(&attempt).await?;
+        self.password_accepted(&attempt).await?;
         let session = random_token(18);
         let pair = self
             .new_session(&user.id, &session, ip, Condition::NotExists, None)
@@ -359,15 +345,27 @@ impl AuthService {
         Ok(pair)
     }
 
-    /// Counts a password sign-in made against another identity provider (Supabase, through
-    /// the console) against the same per-account and per-address limits as [`Self::login`],
-    /// so that Moose cannot be used to guess passwords there without limit. Hand the attempt to
-    /// [`Self::password_accepted`] when the provider accepted the password.
+    /// Counts a password sign-in against the per-account and per-address limits, after
+    /// bounding the lengths: [`Self::login`]'s, and one made against another identity provider
+    /// (Supabase, through the console), so that Moose cannot be used to guess passwords there
+    /// without limit. Hand the attempt to [`Self::password_accepted`] when the password was
+    /// accepted.
     pub async fn password_attempt(
         &self,
         email: &str,
+        password: &str,
         ip: Option<&str>,
     ) -> Result<PasswordAttempt, AuthError> {
+        if email.len() > MAX_EMAIL_LEN {
+            return Err(AuthError::Invalid(format!(
+                "email: at most {MAX_EMAIL_LEN} characters"
+            )));
+        }
+        if password.len() > MAX_PASSWORD_LEN {
+            return Err(AuthError::Invalid(format!(
+                "password: at most {MAX_PASSWORD_LEN} characters"
+            )));
+        }
         let email = email.trim().to_lowercase();
         let attempt = self
             .throttle

@@ -220,7 +220,7 @@ pub(crate) async fn sign_in(State(console): State<Console>, req: Request) -> Res
                 // which all of Moose's users share).
                 let attempt = console
                     .auth
-                    .password_attempt(&body.email, ip.as_deref())
+                    .password_attempt(&body.email, &body.password, ip.as_deref())
                     .await?;
                 let tokens = accepted(
                     &console,

@@ -65,21 +65,13 @@ impl Client {
     /// session's access token, so one is fetched with the refresh token first.
     pub(crate) async fn revoke(&self, refresh_token: &str) -> Result<(), ApiError> {
         let grant = self.refresh(refresh_token).await?;
-        let url = format!(
-            "{}/auth/v1/logout?scope=local",
-            self.project.url.trim_end_matches('/')
-        );
         let res = self
-            .http
-            .post(&url)
-            .header("apikey", self.project.anon_key.expose())
-            .bearer_auth(&grant.access_token)
-            .send()
-            .await
-            .map_err(|e| {
-                tracing::warn!(error = %e, "Supabase Auth cannot be reached");
-                ApiError::Unavailable("Supabase Auth cannot be reached".into())
-            })?;
+            .send(
+                "logout?scope=local",
+                self.post("logout?scope=local")
+                    .bearer_auth(&grant.access_token),
+            )
+            .await?;
         if res.status().is_success() {
             return Ok(());
         }
@@ -92,22 +84,29 @@ impl Client {
         ))
     }
 
-    async fn grant(&self, kind: &str, body: serde_json::Value) -> Result<Grant, ApiError> {
-        let url = format!(
-            "{}/auth/v1/token?grant_type={kind}",
-            self.project.url.trim_end_matches('/')
-        );
-        let res = self
-            .http
-            .post(&url)
+    /// A POST to `/auth/v1/<path>` with the project's anon key.
+    fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        let url = format!("{}/auth/v1/{path}", self.project.url.trim_end_matches('/'));
+        self.http
+            .post(url)
             .header("apikey", self.project.anon_key.expose())
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| {
-                tracing::warn!(error = %e, "Supabase Auth cannot be reached");
-                ApiError::Unavailable("Supabase Auth cannot be reached".into())
-            })?;
+    }
+
+    /// Sends `request`; a failure to reach Supabase is a 503 (logged, the URL's query left out).
+    async fn send(
+        &self,
+        what: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ApiError> {
+        request.send().await.map_err(|e| {
+            tracing::warn!(error = %e.without_url(), call = what, "Supabase Auth cannot be reached");
+            ApiError::Unavailable("Supabase Auth cannot be reached".into())
+        })
+    }
+
+    async fn grant(&self, kind: &str, body: serde_json::Value) -> Result<Grant, ApiError> {
+        let path = format!("token?grant_type={kind}");
+        let res = self.send(&path, self.post(&path).json(&body)).await?;
         let status = res.status();
         if status.is_success() {
             let body: GrantBody = res.json().await.map_err(|e| {
