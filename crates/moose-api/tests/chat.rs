@@ -339,6 +339,9 @@ async fn the_answer_streams_as_server_sent_events_when_asked() {
             .unwrap()
             .starts_with("text/event-stream")
     );
+    // Not buffered by a reverse proxy, not cached.
+    assert_eq!(response.headers()["x-accel-buffering"], "no");
+    assert_eq!(response.headers()["cache-control"], "no-cache");
     let body = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .unwrap();

@@ -403,9 +403,14 @@ fn stream(reply: &Value, text: &str) -> impl IntoResponse {
         );
     }
     events.push(Event::default().event("done").data(reply.to_string()));
-    Sse::new(futures_util::stream::iter(
-        events.into_iter().map(Ok::<_, std::convert::Infallible>),
-    ))
+    (
+        // Reverse proxies (nginx) buffer responses unless told not to, which would hold the
+        // events back until the answer ends.
+        [("x-accel-buffering", "no")],
+        Sse::new(futures_util::stream::iter(
+            events.into_iter().map(Ok::<_, std::convert::Infallible>),
+        )),
+    )
 }
 
 /// Confirms a proposed action: executes it as the caller, under the same rule as the HTTP
