@@ -24,6 +24,23 @@ const BATCH_GET_SIZE: usize = 100;
 /// Rounds of resending unprocessed batch items before giving up.
 const BATCH_RETRIES: u32 = 8;
 
+/// Before resending what a batch call left unprocessed (throttling, or a response's size limit):
+/// counts the `round` and waits 100 ms, 200 ms, … (at most 6.4 s); past [`BATCH_RETRIES`]
+/// rounds the `left` entries (`what`) are given up as unavailable.
+async fn back_off(round: &mut u32, left: usize, what: &str) -> StoreResult<()> {
+    *round += 1;
+    if *round > BATCH_RETRIES {
+        return Err(StoreError::Unavailable {
+            message: format!(
+                "DynamoDB left {left} {what} unprocessed after {BATCH_RETRIES} retries"
+            ),
+            source: None,
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(50 * 2u64.pow((*round).min(6)))).await;
+    Ok(())
+}
+
 /// A condition as an expression with its names and values.
 struct Expr {
     text: String,
@@ -171,17 +188,7 @@ impl Store for DynamoStore {
                 if pending.is_empty() {
                     break;
                 }
-                round += 1;
-                if round > BATCH_RETRIES {
-                    return Err(StoreError::Unavailable {
-                        message: format!(
-                            "DynamoDB left {} keys of a batch read unprocessed after {BATCH_RETRIES} retries",
-                            pending.len()
-                        ),
-                        source: None,
-                    });
-                }
-                tokio::time::sleep(Duration::from_millis(50 * 2u64.pow(round.min(6)))).await;
+                back_off(&mut round, pending.len(), "keys of a batch read").await?;
             }
         }
         Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
@@ -356,18 +363,7 @@ impl Store for DynamoStore {
                 if requests.is_empty() {
                     break;
                 }
-                round += 1;
-                if round > BATCH_RETRIES {
-                    return Err(StoreError::Unavailable {
-                        message: format!(
-                            "DynamoDB left {} batch writes unprocessed after {BATCH_RETRIES} retries",
-                            requests.len()
-                        ),
-                        source: None,
-                    });
-                }
-                // Unprocessed items mean throttling: back off before resending them.
-                tokio::time::sleep(Duration::from_millis(50 * 2u64.pow(round.min(6)))).await;
+                back_off(&mut round, requests.len(), "batch writes").await?;
             }
         }
         Ok(())
