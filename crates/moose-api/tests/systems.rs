@@ -636,6 +636,16 @@ async fn the_fleet_summary_pages_the_callers_systems_with_totals_over_all() {
         .await;
     assert_eq!(ok.body["systems"], json!([]));
     assert_eq!(ok.body["totals"]["by_state"]["unknown"], 5);
+    let unknown = f
+        .org
+        .call(
+            "GET",
+            "/api/fleet/summary?state=unknown",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(unknown.body["systems"].as_array().map(Vec::len), Some(5));
     // A technician sees the one system they are a member of.
     let mine = f
         .org

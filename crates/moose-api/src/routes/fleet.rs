@@ -239,14 +239,17 @@ pub(crate) async fn summary(
             "limit: must be between 1 and 1000",
         ));
     }
-    if let Some(s) = &q.state
-        && serde_json::from_value::<SystemState>(Value::String(s.clone())).is_err()
-    {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "state: one of faulty, offline, not_producing, underperforming, maintenance, ok, unknown",
-        ));
-    }
+    let wanted: Option<SystemState> = q
+        .state
+        .as_deref()
+        .map(|s| serde_json::from_value(Value::String(s.to_owned())))
+        .transpose()
+        .map_err(|_| {
+            ApiError::bad_request(
+                "invalid_query",
+                "state: one of faulty, offline, not_producing, underperforming, maintenance, ok, unknown",
+            )
+        })?;
     let after = q
         .cursor
         .as_deref()
@@ -283,10 +286,6 @@ pub(crate) async fn summary(
         "systems": rows.len(), "by_state": by_state, "open_incidents": open,
         "today_produced_wh": produced.round(), "today_expected_clear_sky_wh": expected.round(),
     });
-    let wanted: Option<SystemState> = q
-        .state
-        .as_deref()
-        .map(|s| serde_json::from_value(Value::String(s.to_owned())).expect("checked above"));
     let mut selected = rows
         .into_iter()
         .filter(|r| wanted.is_none_or(|w| r.state == w))
